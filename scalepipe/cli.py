@@ -1,0 +1,353 @@
+"""The `scalepipe` command line: each command parses its options and calls the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scalepipe import __version__
+from scalepipe.config import ConfigError, Settings
+from scalepipe.data.catalog import DATASETS, DatasetError, spec
+
+app = typer.Typer(
+    help="Take a predictive model from a notebook to production.\n\nExample: scalepipe quickstart",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(
+    help="Named datasets: list, preview, load into the warehouse.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+# Piped output (CI logs, files) gets room for the wide tables instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as JSON on stdout.")]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="generated (default), a .csv/.parquet path or folder, an http(s) URL, "
+        "'sql:SELECT ...' or 'warehouse'.",
+    ),
+]
+WarehouseOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Warehouse URL: a DuckDB file or postgresql://... \\[default: setting 'warehouse']"
+    ),
+]
+
+
+def main() -> None:
+    """Entry point: user mistakes end with a one-line message and exit code 2."""
+    from scalepipe.train.run import TrainingError
+
+    try:
+        app()
+    except (DatasetError, TrainingError, ConfigError, ValueError) as error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"scalepipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Take a predictive model from a notebook to production."""
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _print_json(payload: Any) -> None:
+    out.print_json(json.dumps(payload, default=str))
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the named datasets.
+
+    Example: scalepipe data list
+    """
+    table = Table("name", "tables", "target", "task", "default rows", "what it is")
+    for dataset in DATASETS.values():
+        table.add_row(
+            dataset.name,
+            ", ".join(dataset.tables),
+            dataset.target or "-",
+            dataset.task or "-",
+            f"{dataset.default_rows:,} {dataset.row_unit}",
+            dataset.summary,
+        )
+    out.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    name: Annotated[str, typer.Argument(help="Dataset name: games, housing, natality or nhl.")],
+    source: SourceOption = None,
+    table: Annotated[str | None, typer.Option(help="Table of a multi-table dataset (nhl).")] = None,
+    rows: Annotated[int, typer.Option(help="Rows to preview.", min=1)] = 10,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Preview a dataset: its first rows, size and column types.
+
+    Example: scalepipe data show games --source ../shared/data/games-expand.csv
+    """
+    from scalepipe.data.sources import load
+
+    described = spec(name)
+    if table is None and len(described.tables) > 1:
+        names = described.tables
+    else:
+        names = (table or described.main_table,)
+    for wanted in names:
+        frame = load(name, table=wanted, source=source, warehouse=warehouse)
+        out.print(f"[bold]{name}.{wanted}[/]: {len(frame):,} rows x {frame.shape[1]} columns")
+        out.print(frame.head(rows).to_string(index=False), highlight=False, soft_wrap=True)
+        out.print(f"column types: {', '.join(f'{c}={t}' for c, t in frame.dtypes.items())}")
+
+
+@data_app.command("load")
+def data_load(
+    name: Annotated[str, typer.Argument(help="Dataset name: games, housing, natality or nhl.")],
+    rows: Annotated[
+        int | None, typer.Option(help="Rows to generate (games for nhl).", min=0)
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Warehouse URL \\[default: setting 'warehouse']")
+    ] = None,
+    source: SourceOption = None,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """Write a dataset into warehouse tables (replacing them atomically).
+
+    Example: scalepipe data load games --rows 1000000 --to postgresql://127.0.0.1/test
+    """
+    from scalepipe.data.loading import write_dataset
+    from scalepipe.data.warehouse import Warehouse
+
+    store = Warehouse(to or Settings.load().warehouse)
+    with _progress() as progress:
+        written = write_dataset(
+            name,
+            store,
+            rows=rows,
+            source=source,
+            seed=seed,
+            on_block=_block_reporter(progress),
+        )
+    if json_output:
+        _print_json({"dataset": name, "warehouse": repr(store), "tables": written})
+    else:
+        for table, count in written.items():
+            out.print(f"{name}: wrote {count:,} rows to table {table} in {store!r}")
+
+
+def _block_reporter(progress: Progress) -> Callable[[str, int, int], None]:
+    tasks: dict[str, Any] = {}
+
+    def report(dataset: str, done: int, total: int) -> None:
+        if dataset not in tasks:
+            tasks[dataset] = progress.add_task(f"loading {dataset}", total=total)
+        progress.update(tasks[dataset], completed=done)
+
+    return report
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Argument(help="Dataset name: games, housing or natality.")],
+    model: Annotated[
+        str | None,
+        typer.Option(help="linear, logistic, mlp or gbm \\[default: logistic or linear by task]"),
+    ] = None,
+    source: SourceOption = None,
+    rows: Annotated[int | None, typer.Option(help="Use at most this many rows.", min=10)] = None,
+    warehouse: WarehouseOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split and of the model.")] = 0,
+    test_size: Annotated[float, typer.Option(help="Held-out share of the rows.")] = 0.3,
+    epochs: Annotated[
+        int | None, typer.Option(help="Epochs of the mlp \\[default: 100].", min=1)
+    ] = None,
+    plot: Annotated[bool, typer.Option(help="Write a PNG plot to the plots folder.")] = True,
+    json_output: JsonOption = False,
+) -> None:
+    """Train a model on a dataset and report held-out metrics (and a plot).
+
+    Example: scalepipe train games --model mlp --source ../shared/data/games-expand.csv
+    """
+    from scalepipe.train.run import train as run_training
+
+    with _progress() as progress:
+        task = progress.add_task(
+            f"{dataset} {model or ''} epochs".replace("  ", " "), total=None, visible=False
+        )
+
+        def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
+            progress.update(task, completed=epoch, total=total, visible=True)
+
+        trained = run_training(
+            dataset,
+            model,
+            source=source,
+            rows=rows,
+            warehouse=warehouse,
+            seed=seed,
+            test_size=test_size,
+            epochs=epochs,
+            plot=plot,
+            on_epoch=on_epoch,
+        )
+    if json_output:
+        _print_json(
+            {
+                "dataset": trained.dataset,
+                "model": trained.recipe,
+                "metrics": trained.metrics,
+                "params": trained.params,
+                "signature": trained.signature.to_dict(),
+                "data_fingerprint": trained.data_fingerprint,
+                "plot": str(trained.plot) if trained.plot else None,
+            }
+        )
+        return
+    table = Table("metric", "held-out value", title=f"{trained.dataset} {trained.recipe}")
+    for metric, value in trained.metrics.items():
+        table.add_row(metric, f"{value:.4f}")
+    out.print(table)
+    if trained.plot:
+        out.print(f"plot: {trained.plot}")
+
+
+@app.command()
+def reproduce(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder with the book's games-expand.csv and BostonHousing.csv "
+            "\\[default: generated data]"
+        ),
+    ] = None,
+    splits: Annotated[int, typer.Option(help="Random 70/30 splits per model.", min=2)] = 30,
+    mlp_splits: Annotated[int, typer.Option(help="Splits for the mlp (~35 s each).", min=2)] = 3,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models to run.")
+    ] = "linear,logistic,gbm,mlp",
+    json_output: JsonOption = False,
+) -> None:
+    """Reproduce the book's chapter-1 table over many random splits, with spreads.
+
+    Example: scalepipe reproduce --data-dir ../shared/data --splits 30 --mlp-splits 3
+    """
+    from scalepipe.train.reproduce import reproduce as run
+
+    recipes = tuple(name.strip() for name in models.split(",") if name.strip())
+    with _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_split(label: str, done: int) -> None:
+            if label not in tasks:
+                total = mlp_splits if label.endswith("mlp") else splits
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done)
+
+        results = run(
+            data_dir,
+            splits=splits,
+            mlp_splits=mlp_splits,
+            recipes=recipes,
+            plot_dir=Path(Settings.load().plots_dir),
+            on_split=on_split,
+        )
+    if json_output:
+        _print_json([result.to_dict() for result in results])
+        return
+    out.print(book_table(results, "real files" if data_dir else "generated data"))
+
+
+def book_table(results: list[Any], data: str) -> Table:
+    table = Table(
+        "dataset", "model", "metric", "book", "reference", f"scalepipe ({data})", "splits", "ok",
+        title="The book's chapter-1 results",
+    )  # fmt: skip
+    for result in results:
+        b = result.benchmark
+        table.add_row(
+            b.dataset,
+            b.recipe,
+            b.metric,
+            "-" if b.book is None else f"{b.book:.3f}",
+            f"{b.reference:.3f} ± {b.tolerance:.3f}",
+            _spread(result),
+            str(len(result.values)),
+            "yes" if result.within_tolerance else "[red]no[/]",
+        )
+    return table
+
+
+def _spread(result: Any) -> str:
+    if len(result.values) == 1:
+        return f"{result.mean:.3f}"
+    low, high = min(result.values), max(result.values)
+    return f"{result.mean:.3f} ± {result.std:.3f} [{low:.3f}, {high:.3f}]"
+
+
+@app.command()
+def quickstart(json_output: JsonOption = False) -> None:
+    """Load the datasets into the local warehouse, train the book's two models, report.
+
+    Example: scalepipe quickstart
+    """
+    from scalepipe.quickstart import run_quickstart
+
+    settings = Settings.load()
+    with _progress() as progress:
+        report = run_quickstart(settings, on_block=_block_reporter(progress))
+    if json_output:
+        _print_json(report.to_dict())
+        return
+    for dataset, tables in report.loaded.items():
+        for table, count in tables.items():
+            out.print(f"loaded {dataset}: {count:,} rows into {table}")
+    out.print(f"warehouse: {settings.warehouse}")
+    out.print(book_table(report.results, "generated data, 1 split"))
+    for trained in report.models:
+        out.print(f"plot of {trained.dataset} {trained.recipe}: {trained.plot}")
+    out.print(
+        "Next: scalepipe reproduce --data-dir ../shared/data  (the book's table on the real files)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Train a recipe on a named dataset and report the book's held-out figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalepipe.config import Settings
+from scalepipe.data.catalog import DatasetError, DatasetSpec, Task, spec
+from scalepipe.data.fingerprint import fingerprint
+from scalepipe.data.sources import load_tables
+from scalepipe.signature import Signature
+from scalepipe.train import plots
+from scalepipe.train.metrics import evaluate
+from scalepipe.train.recipes import DEFAULT_RECIPE, RECIPES, EpochCallback, Fitted, Flavor
+
+
+class TrainingError(ValueError):
+    """A training request that cannot run, with what to change."""
+
+
+@dataclass
+class TrainedModel:
+    """A fitted model with everything the model store needs to publish it."""
+
+    dataset: str
+    recipe: str
+    task: Task
+    model: Any
+    flavor: Flavor
+    signature: Signature
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    data_fingerprint: str
+    plot: Path | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scores for rows holding the signature's features (extra columns are ignored)."""
+        return Fitted(self.model, self.flavor, self.params).score(
+            frame[list(self.signature.names)].to_numpy(), self.task
+        )
+
+
+def split(
+    frame: pd.DataFrame, dataset: DatasetSpec, test_size: float, seed: int
+) -> tuple[np.ndarray, ...]:
+    """Features and target, split like the book: train_test_split with a seed."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_size < 1.0:
+        raise TrainingError(f"test size must be between 0 and 1, got {test_size}")
+    x = frame[list(dataset.features)].to_numpy()
+    y = frame[str(dataset.target)].to_numpy()
+    if len(frame) < 10:
+        raise TrainingError(f"{dataset.name} has {len(frame)} rows; training needs at least 10")
+    parts: list[np.ndarray] = train_test_split(x, y, test_size=test_size, random_state=seed)
+    return tuple(parts)
+
+
+def train_frame(
+    frame: pd.DataFrame,
+    dataset: str,
+    recipe: str | None = None,
+    *,
+    seed: int = 0,
+    test_size: float = 0.3,
+    epochs: int | None = None,
+    plot_dir: Path | None = None,
+    on_epoch: EpochCallback | None = None,
+    extra_params: dict[str, Any] | None = None,
+) -> TrainedModel:
+    """Fit `recipe` on a dataset's table held in `frame`, score the held-out split."""
+    described = spec(dataset)
+    if described.task is None or described.target is None:
+        raise TrainingError(
+            f"{dataset} has no single table to model ({', '.join(described.tables)}); "
+            "engineer per-game features from it first"
+        )
+    task = described.task
+    name = recipe or DEFAULT_RECIPE[task]
+    chosen = RECIPES.get(name)
+    if chosen is None:
+        raise TrainingError(f"unknown model {name!r}; choose one of: {', '.join(RECIPES)}")
+    if task not in chosen.tasks:
+        suitable = [r.name for r in RECIPES.values() if task in r.tasks]
+        raise TrainingError(
+            f"{name} does not fit {task} ({dataset}); use one of: {', '.join(suitable)}"
+        )
+    _check_target(frame, described, task)
+    x_train, x_test, y_train, y_test = split(frame, described, test_size, seed)
+    options: dict[str, Any] = {}
+    if chosen.name == "mlp":
+        options = {"on_epoch": on_epoch} | ({"epochs": epochs} if epochs else {})
+    elif epochs:
+        raise TrainingError(f"--epochs applies to the mlp model, not {name}")
+    fitted = chosen.fit(x_train, y_train, task, seed, options)
+    scores = fitted.score(x_test, task)
+    trained = TrainedModel(
+        dataset=dataset,
+        recipe=name,
+        task=task,
+        model=fitted.model,
+        flavor=fitted.flavor,
+        signature=Signature.from_frame(
+            frame,
+            described.features,
+            described.target,
+            "probability" if task == "classification" else "value",
+        ),
+        metrics=evaluate(task, y_test, scores),
+        params={"recipe": name, "seed": seed, "test_size": test_size, "rows": len(frame)}
+        | (extra_params or {})
+        | fitted.params,
+        data_fingerprint=fingerprint(frame),
+        history=fitted.history,
+    )
+    if plot_dir is not None:
+        trained.plot = _plot(trained, plot_dir, y_test, scores)
+    return trained
+
+
+def train(
+    dataset: str,
+    recipe: str | None = None,
+    *,
+    source: str | None = None,
+    rows: int | None = None,
+    warehouse: str | None = None,
+    seed: int = 0,
+    test_size: float = 0.3,
+    epochs: int | None = None,
+    plot: bool = True,
+    settings: Settings | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> TrainedModel:
+    """Load a named dataset from its source and train `recipe` on it."""
+    settings = settings or Settings.load()
+    described = spec(dataset)
+    tables = load_tables(
+        dataset, source=source, rows=rows, seed=seed, warehouse=warehouse, settings=settings
+    )
+    return train_frame(
+        tables[described.main_table],
+        dataset,
+        recipe,
+        seed=seed,
+        test_size=test_size,
+        epochs=epochs,
+        plot_dir=Path(settings.plots_dir) if plot else None,
+        on_epoch=on_epoch,
+        extra_params={"source": source or "generated"},
+    )
+
+
+def _check_target(frame: pd.DataFrame, dataset: DatasetSpec, task: Task) -> None:
+    target = frame[str(dataset.target)]
+    missing = int(target.isna().sum())
+    if missing:
+        raise DatasetError(
+            f"{dataset.name}: target {dataset.target!r} has {missing} missing values"
+        )
+    if task == "classification" and not set(pd.unique(target)) <= {0, 1}:
+        raise DatasetError(
+            f"{dataset.name}: target {dataset.target!r} must be 0/1 for classification"
+        )
+    non_numeric = [
+        name for name in dataset.features if not pd.api.types.is_numeric_dtype(frame[name])
+    ]
+    if non_numeric:
+        raise DatasetError(f"{dataset.name}: feature(s) {', '.join(non_numeric)} must be numeric")
+
+
+def _plot(trained: TrainedModel, plot_dir: Path, y_test: np.ndarray, scores: np.ndarray) -> Path:
+    stem = plot_dir / f"{trained.dataset}-{trained.recipe}-seed{trained.params['seed']}"
+    title = f"{trained.dataset} {trained.recipe}"
+    if trained.recipe == "mlp" and trained.history:
+        return plots.training_curves(
+            stem.with_suffix(".png"), trained.history, f"{title}: AUC per epoch"
+        )
+    if trained.task == "classification":
+        return plots.roc_curve(
+            stem.with_suffix(".png"), y_test, scores, f"{title}: ROC on held-out data"
+        )
+    return plots.predicted_vs_actual(
+        stem.with_suffix(".png"), y_test, scores, f"{title}: held-out data"
+    )

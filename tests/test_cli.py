@@ -1,0 +1,123 @@
+"""The scalepipe command, run as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scalepipe import __version__
+
+
+def scalepipe(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scalepipe.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ | {"COLUMNS": "200"},
+        timeout=600,
+    )
+
+
+def test_version() -> None:
+    result = scalepipe("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"scalepipe {__version__}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["train"], ["reproduce"], ["quickstart"], ["data"], ["data", "list"], ["data", "show"],
+     ["data", "load"]],
+)  # fmt: skip
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = scalepipe(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    if command != ["data"]:
+        assert "Example: scalepipe" in result.stdout
+
+
+def test_quickstart_loads_the_warehouse_trains_and_compares_with_the_book(tmp_path: Path) -> None:
+    result = scalepipe("quickstart", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["loaded"]["games"] == {"games": 22_905}
+    assert report["loaded"]["nhl"]["game"] == 2_000
+    assert {(m["dataset"], m["model"]) for m in report["models"]} == {
+        ("games", "logistic"),
+        ("housing", "linear"),
+    }
+    assert all(row["within_tolerance"] for row in report["book"])
+    for model in report["models"]:
+        assert Path(model["plot"]).is_file()
+    assert Path(os.environ["SCALEPIPE_WAREHOUSE"]) == tmp_path / "warehouse.duckdb"
+    assert (tmp_path / "warehouse.duckdb").is_file()
+
+
+def test_quickstart_prints_a_table_next_to_the_book(tmp_path: Path) -> None:
+    result = scalepipe("quickstart", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "The book's chapter-1 results" in result.stdout
+    assert "0.757" in result.stdout and "0.699" in result.stdout
+    assert "plot of games logistic:" in result.stdout
+
+
+def test_train_json_reports_metrics_signature_and_plot() -> None:
+    result = scalepipe("train", "housing", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"] == "linear"
+    assert set(report["metrics"]) == {"r2", "mean_absolute_error"}
+    assert [f["name"] for f in report["signature"]["features"]][:2] == ["crim", "zn"]
+    assert report["data_fingerprint"].startswith("sha256:")
+    assert Path(report["plot"]).is_file()
+
+
+def test_train_reads_the_real_file(shared_data: Path) -> None:
+    result = scalepipe(
+        "train", "games", "--source", str(shared_data / "games-expand.csv"), "--json", "--no-plot"
+    )
+    report = json.loads(result.stdout)
+    assert report["params"]["rows"] == 22_905
+    assert report["metrics"]["roc_auc"] == pytest.approx(0.757, abs=0.02)
+    assert report["plot"] is None
+
+
+def test_data_load_writes_postgres_and_data_show_reads_it_back(postgres_url: str) -> None:
+    loaded = scalepipe("data", "load", "natality", "--rows", "1234", "--to", postgres_url, "--json")
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["tables"] == {"natality": 1234}
+    shown = scalepipe(
+        "data", "show", "natality", "--source", "sql:SELECT * FROM natality", "--warehouse",
+        postgres_url, "--rows", "3",
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "natality.natality: 1,234 rows x 10 columns" in shown.stdout
+    assert "weight_pounds" in shown.stdout
+
+
+def test_data_list_names_every_dataset() -> None:
+    result = scalepipe("data", "list")
+    for name in ("games", "housing", "natality", "nhl"):
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "gamez"], "unknown dataset 'gamez'"),
+        (["train", "games", "--model", "linear"], "linear does not fit classification"),
+        (["data", "show", "games", "--source", "nope.csv"], "no such file: nope.csv"),
+        (["data", "load", "games", "--to", "mysql://x"], "unsupported warehouse URL"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_clear_line(args: list[str], message: str) -> None:
+    result = scalepipe(*args)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
