@@ -37,7 +37,7 @@ SourceOption = Annotated[
     typer.Option(
         "--source",
         help="generated (default), a .csv/.parquet path or folder, an http(s) URL, "
-        "'sql:SELECT ...' or 'warehouse'.",
+        "'sql:SELECT ...', 'warehouse', or 'bigquery' (natality) / 'kaggle' (nhl).",
     ),
 ]
 WarehouseOption = Annotated[

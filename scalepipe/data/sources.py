@@ -7,6 +7,7 @@ A source is a string, accepted wherever a dataset is named:
     https://host/file.csv         downloaded once into the cache folder, then read there
     sql:SELECT ...                a query against the warehouse
     warehouse                     the dataset's own tables in the warehouse (see `data load`)
+    bigquery | kaggle             the book's originals of natality | nhl (network, credentials)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from scalepipe.data.warehouse import Warehouse
 
 GENERATED = "generated"
 WAREHOUSE = "warehouse"
+CLOUD_SOURCES = {"bigquery": "natality", "kaggle": "nhl"}
 SQL_PREFIX = "sql:"
 _READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".csv": pd.read_csv,
@@ -56,6 +58,8 @@ def load_tables(
     if source == WAREHOUSE:
         store = Warehouse(warehouse or settings.warehouse)
         tables = {table: store.query(f'SELECT * FROM "{table}"') for table in dataset.tables}
+    elif source in CLOUD_SOURCES:
+        tables = _read_cloud(dataset, source, rows, Path(settings.cache_dir))
     elif source.startswith(SQL_PREFIX):
         _need_single_table(dataset, "a SQL query")
         query = source.removeprefix(SQL_PREFIX).strip()
@@ -126,6 +130,18 @@ def download(url: str, cache_dir: Path, timeout: float = 30.0) -> Path:
         ) from error
     Path(partial).replace(target)
     return target
+
+
+def _read_cloud(dataset: DatasetSpec, source: str, rows: int | None, cache_dir: Path) -> Tables:
+    from scalepipe.data import cloud
+
+    if CLOUD_SOURCES[source] != dataset.name:
+        raise DatasetError(
+            f"{source} holds the book's {CLOUD_SOURCES[source]} data, not {dataset.name}"
+        )
+    if source == "bigquery":
+        return {dataset.main_table: cloud.natality_from_bigquery(rows or dataset.default_rows)}
+    return _read_path(dataset, cloud.nhl_from_kaggle(cache_dir / "kaggle" / dataset.name))
 
 
 def _read_path(dataset: DatasetSpec, path: Path) -> Tables:

@@ -150,6 +150,17 @@ def test_the_warehouse_source_reads_every_table_of_the_dataset(tmp_path: Path) -
     assert list(loaded["game"]["game_id"]) == list(tables["game"]["game_id"])
 
 
+def test_the_cloud_sources_say_what_they_need_when_it_is_missing() -> None:
+    # Neither BigQuery nor Kaggle can be reached here: the user is told which extra to
+    # install or, with it installed, that network and credentials are needed.
+    with pytest.raises(DatasetError, match=r"scalepipe\[bigquery\]|credentials"):
+        load("natality", source="bigquery")
+    with pytest.raises(DatasetError, match=r"scalepipe\[kaggle\]|API token"):
+        load_tables("nhl", source="kaggle")
+    with pytest.raises(DatasetError, match="bigquery holds the book's natality data, not games"):
+        load("games", source="bigquery")
+
+
 def test_sql_on_a_multi_table_dataset_is_refused() -> None:
     with pytest.raises(DatasetError, match="nhl has 2 tables"):
         load_tables("nhl", source="sql:SELECT 1")
