@@ -8,9 +8,10 @@ Predictor validates every input against it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 FeatureType = Literal["integer", "float", "boolean"]
 OutputKind = Literal["probability", "value"]
@@ -73,6 +74,8 @@ class Signature:
 
 
 def _feature_type(column: pd.Series) -> FeatureType:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(column):
         return "boolean"
     if pd.api.types.is_integer_dtype(column):

@@ -50,6 +50,7 @@ def test_every_row_of_the_book_table_is_within_tolerance(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~1 min a split on 2 idle cores; far more on a busy machine
 def test_the_book_mlp_beats_logistic_on_three_splits(
     shared_data: Path, thirty_splits: dict[str, Reproduced]
 ) -> None:

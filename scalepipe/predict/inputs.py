@@ -1,0 +1,113 @@
+"""Input validation and coercion by the signature: the one place every target checks inputs.
+
+The book's clients send numbers as strings ("1"), so numeric strings are accepted,
+and booleans count as 0/1. A missing feature, a value that is not a number, NaN or
+infinity (unless the model accepts missing values) is refused with the field's name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_INFINITE = (math.inf, -math.inf)
+
+
+class InvalidInput(ValueError):
+    """An input the model cannot score; `field` names the feature at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def coerce_value(name: str, value: Any, accepts_missing: bool) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        if value is None and accepts_missing:
+            return math.nan
+        shown = "null" if value is None else repr(value)
+        raise InvalidInput(f"feature {name!r} must be a number, got {shown}", name) from None
+    if number - number != 0.0:  # NaN or ±infinity, in one cheap comparison
+        if number != number and accepts_missing:
+            return number
+        raise InvalidInput(f"feature {name!r} must be a finite number, got {value!r}", name)
+    return number
+
+
+def record_row(
+    record: Any, names: Sequence[str], *, accepts_missing: bool = False, strict: bool = False
+) -> list[float]:
+    """One record (a mapping of feature name to value) as floats in signature order."""
+    if not isinstance(record, Mapping):
+        raise InvalidInput(
+            f"each record must be an object of features, got {type(record).__name__}"
+        )
+    row = []
+    for name in names:
+        try:
+            value = record[name]
+        except KeyError:
+            missing = [n for n in names if n not in record]
+            raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0]) from None
+        row.append(coerce_value(name, value, accepts_missing))
+    if strict and len(record) != len(names):
+        unknown = sorted(set(record) - set(names))
+        if unknown:
+            raise InvalidInput(f"unknown field(s): {', '.join(map(str, unknown))}", str(unknown[0]))
+    return row
+
+
+def check_matrix(matrix: Any, names: Sequence[str], accepts_missing: bool) -> Any:
+    """A 2-D float64 array with one column per feature, finite unless missing is allowed."""
+    import numpy as np
+
+    try:
+        array = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"inputs must be numbers: {error}") from None
+    if array.ndim == 1 and array.shape[0] == len(names):
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[1] != len(names):
+        raise InvalidInput(
+            f"inputs must have {len(names)} columns ({', '.join(names)}), got shape {array.shape}"
+        )
+    bad = ~np.isfinite(array)
+    if accepts_missing:
+        bad &= ~np.isnan(array)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        value = array[row, column]
+        message = f"feature {names[column]!r} must be a finite number, got {value} in row {row}"
+        raise InvalidInput(message, names[column])
+    return array
+
+
+def frame_matrix(frame: Any, names: Sequence[str], accepts_missing: bool) -> Any:
+    """The signature's columns of a DataFrame (extra columns ignored) as a checked matrix."""
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
+    columns = []
+    for name in names:
+        column = frame[name]
+        try:
+            columns.append(column.to_numpy(dtype="float64", na_value=float("nan")))
+        except (TypeError, ValueError):
+            bad = next(v for v in column if not _is_number(v))
+            raise InvalidInput(f"feature {name!r} must be a number, got {bad!r}", name) from None
+    import numpy as np
+
+    return check_matrix(
+        np.column_stack(columns) if columns else np.empty((len(frame), 0)), names, accepts_missing
+    )
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,225 @@
+"""The Predictor: every target's one way to a model.
+
+It loads a version from the store (checking every file it reads against the
+manifest), knows the signature, validates and coerces inputs, scores through the
+fastest path the model allows, and can swap in a newly promoted version while other
+threads keep predicting: each call uses one consistent model from start to end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scalepipe.predict.inputs import InvalidInput, check_matrix, frame_matrix, record_row
+from scalepipe.predict.scorers import EstimatorScorer, KerasScorer, LinearScorer, Scorer
+from scalepipe.signature import OutputKind, Signature
+from scalepipe.store.card import CARD, ModelCard
+from scalepipe.store.formats import LINEAR_FILE
+from scalepipe.store.store import ModelStore
+from scalepipe.store.uri import ModelURI
+
+log = logging.getLogger(__name__)
+# Estimators that take NaN as "missing" natively.
+_MISSING_AWARE = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    card: ModelCard
+    scorer: Scorer
+    names: tuple[str, ...]
+    accepts_missing: bool
+
+
+class Predictor:
+    def __init__(
+        self,
+        uri: ModelURI,
+        store: ModelStore,
+        loaded: LoadedModel,
+        *,
+        allow_pickle: bool = False,
+        strict: bool = False,
+    ) -> None:
+        self.uri = uri
+        self.store = store
+        self.strict = strict
+        self._allow_pickle = allow_pickle
+        self._loaded = loaded
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
+
+    @classmethod
+    def load(
+        cls,
+        uri: str | ModelURI,
+        *,
+        store: ModelStore | str | None = None,
+        allow_pickle: bool = False,
+        strict: bool = False,
+        refresh_every: float | None = None,
+    ) -> Predictor:
+        """Load a model URI (NAME, NAME@ALIAS, NAME:VERSION, optionally after a store URL)."""
+        ref = ModelURI.parse(uri) if isinstance(uri, str) else uri
+        if not isinstance(store, ModelStore):
+            store = ModelStore(store or ref.store)
+        name, version = store.resolve(ref)
+        predictor = cls(
+            ref,
+            store,
+            _load(store, name, version, allow_pickle),
+            allow_pickle=allow_pickle,
+            strict=strict,
+        )
+        if refresh_every is not None:
+            predictor.refresh_every(refresh_every)
+        return predictor
+
+    # What is loaded
+
+    @property
+    def card(self) -> ModelCard:
+        return self._loaded.card
+
+    @property
+    def name(self) -> str:
+        return self._loaded.card.name
+
+    @property
+    def version(self) -> int:
+        return self._loaded.card.version
+
+    @property
+    def signature(self) -> Signature:
+        return self._loaded.card.signature
+
+    @property
+    def output(self) -> OutputKind:
+        return self._loaded.card.signature.output
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.name}:{self.version}, {self.output}, from {self.uri})"
+
+    # Predictions
+
+    def predict_one(self, record: Mapping[str, Any]) -> float:
+        """One record: the hot path of every server."""
+        loaded = self._loaded
+        row = record_row(
+            record, loaded.names, accepts_missing=loaded.accepts_missing, strict=self.strict
+        )
+        return loaded.scorer.score_row(row)
+
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
+        loaded = self._loaded
+        if len(records) == 1:
+            return [self._score_one(loaded, records[0], 0)]
+        rows = []
+        for index, record in enumerate(records):
+            try:
+                rows.append(
+                    record_row(
+                        record,
+                        loaded.names,
+                        accepts_missing=loaded.accepts_missing,
+                        strict=self.strict,
+                    )
+                )
+            except InvalidInput as error:
+                raise InvalidInput(f"record {index}: {error}", error.field) from None
+        if not rows:
+            return []
+        import numpy as np
+
+        result: list[float] = loaded.scorer.score_matrix(np.array(rows, dtype=np.float64)).tolist()
+        return result
+
+    def predict_frame(self, frame: Any) -> Any:
+        """Scores for a DataFrame holding the signature's columns (others are ignored)."""
+        loaded = self._loaded
+        return loaded.scorer.score_matrix(frame_matrix(frame, loaded.names, loaded.accepts_missing))
+
+    def predict_array(self, array: Any) -> Any:
+        """Scores for a 2-D array whose columns follow the signature's order."""
+        loaded = self._loaded
+        return loaded.scorer.score_matrix(check_matrix(array, loaded.names, loaded.accepts_missing))
+
+    def _score_one(self, loaded: LoadedModel, record: Mapping[str, Any], index: int) -> float:
+        try:
+            row = record_row(
+                record, loaded.names, accepts_missing=loaded.accepts_missing, strict=self.strict
+            )
+        except InvalidInput as error:
+            raise InvalidInput(f"record {index}: {error}", error.field) from None
+        return loaded.scorer.score_row(row)
+
+    # Reloading
+
+    def refresh(self) -> bool:
+        """Re-resolve the URI; load and swap in the version it points at if it changed."""
+        with self._refresh_lock:
+            name, version = self.store.resolve(self.uri)
+            previous = self._loaded.card
+            if (name, version) == (previous.name, previous.version):
+                return False
+            self._loaded = _load(self.store, name, version, self._allow_pickle)
+            log.info("loaded %s:%s in place of version %s", name, version, previous.version)
+            return True
+
+    def refresh_every(self, seconds: float) -> None:
+        """Re-check the URI every `seconds` in a background thread (until close())."""
+        if seconds <= 0:
+            raise ValueError(f"refresh interval must be positive, got {seconds}")
+        if self._refresher is not None:
+            raise RuntimeError("this predictor already refreshes in the background")
+
+        def loop() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    self.refresh()
+                except Exception:
+                    log.exception(
+                        "refreshing %s failed; keeping version %s", self.uri, self.version
+                    )
+
+        self._refresher = threading.Thread(target=loop, name=f"refresh {self.uri}", daemon=True)
+        self._refresher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join()
+            self._refresher = None
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _load(store: ModelStore, name: str, version: int, allow_pickle: bool) -> LoadedModel:
+    card = ModelCard.from_json(store.read_version(name, version, only=(CARD,))[CARD])
+    probability = card.signature.output == "probability"
+    scorer: Scorer
+    accepts_missing = False
+    if card.fast_path is not None:
+        form = json.loads(store.read_version(name, version, only=(LINEAR_FILE,))[LINEAR_FILE])
+        scorer = LinearScorer(form["weights"], form["bias"], logistic=card.fast_path == "logistic")
+    else:
+        from scalepipe.store.formats import load_artifact
+
+        data = store.read_version(name, version, only=(card.artifact_path,))[card.artifact_path]
+        model = load_artifact(card.artifact_format, data, allow_pickle=allow_pickle)
+        if card.artifact_format == "keras":
+            scorer = KerasScorer(model)
+        else:
+            scorer = EstimatorScorer(model, probability)
+            accepts_missing = type(model).__name__ in _MISSING_AWARE
+    return LoadedModel(card, scorer, card.signature.names, accepts_missing)

@@ -1,0 +1,196 @@
+"""Model formats: save a model as an MLflow model directory, load its artifact safely.
+
+scikit-learn models are saved with skops and Keras models as .keras files; both load
+without running code from the artifact. Pickle runs code on load, so it is written and
+read only when the caller opts in with allow_pickle=True.
+
+Linear and logistic regressions (also behind StandardScaler in a Pipeline) also get
+linear.json: their weights with the scaler folded in, so the Predictor can score them
+with plain arithmetic and never import scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalepipe.store.card import ArtifactFormat, FastPath
+from scalepipe.store.errors import StoreError, UnsafeModelError
+
+LINEAR_FILE = "linear.json"
+SKOPS_PATH = "model.skops"
+PICKLE_PATH = "model.pkl"
+KERAS_PATH = "data/model.keras"
+# Types that skops does not trust by default but that are scikit-learn's and numpy's own
+# (HistGradientBoosting's TreePredictor, say): loading them builds library objects and
+# runs no code from the artifact.
+LIBRARY_PREFIXES = ("sklearn.", "numpy.")
+PICKLE_WARNING = (
+    "pickle runs code from the artifact when it loads; use it only for models you trust"
+)
+
+
+@dataclass(frozen=True)
+class SavedArtifact:
+    format: ArtifactFormat
+    path: str
+    fast_path: FastPath | None
+
+
+def save_mlflow_model(
+    model: Any, folder: Path, *, probability: bool, allow_pickle: bool
+) -> SavedArtifact:
+    """Write `model` as a valid MLflow model directory in `folder` (which must not exist)."""
+    if _is_keras(model):
+        import mlflow.keras
+
+        mlflow.keras.save_model(
+            model, str(folder), pip_requirements=_requirements("keras", "torch")
+        )
+        return SavedArtifact("keras", KERAS_PATH, None)
+    import mlflow.sklearn
+
+    predict_fn = "predict_proba" if probability and hasattr(model, "predict_proba") else "predict"
+    library_types, untrusted = _skops_types(model)
+    if untrusted and not allow_pickle:
+        raise UnsafeModelError(
+            f"the model holds types that skops cannot load safely ({', '.join(untrusted)}); "
+            "publish it with allow_pickle=True (--allow-pickle) if you trust its code"
+        )
+    if untrusted or not _is_sklearn(model):
+        if not allow_pickle:
+            raise UnsafeModelError(
+                f"{type(model).__name__} is neither a scikit-learn nor a Keras model; it can only "
+                "be stored with pickle: pass allow_pickle=True (--allow-pickle) if you trust it"
+            )
+        warnings.warn(PICKLE_WARNING, stacklevel=3)
+        mlflow.sklearn.save_model(
+            model,
+            str(folder),
+            serialization_format="cloudpickle",
+            pip_requirements=_requirements("scikit-learn", "cloudpickle"),
+            pyfunc_predict_fn=predict_fn,
+        )
+        return SavedArtifact("pickle", PICKLE_PATH, None)
+    mlflow.sklearn.save_model(
+        model,
+        str(folder),
+        serialization_format="skops",
+        skops_trusted_types=library_types or None,
+        pip_requirements=_requirements("scikit-learn", "skops"),
+        pyfunc_predict_fn=predict_fn,
+    )
+    form = linear_form(model)
+    if form is not None:
+        (folder / LINEAR_FILE).write_text(json.dumps(form))
+    return SavedArtifact("skops", SKOPS_PATH, form["kind"] if form else None)
+
+
+def load_artifact(format: ArtifactFormat, data: bytes, *, allow_pickle: bool = False) -> Any:
+    """The model object from its verified artifact bytes."""
+    if format == "skops":
+        import skops.io
+
+        library_types, untrusted = _split_types(skops.io.get_untrusted_types(data=data))
+        if untrusted:
+            raise UnsafeModelError(
+                "the skops artifact holds types not known to be safe: " + ", ".join(untrusted)
+            )
+        return skops.io.loads(data, trusted=library_types)
+    if format == "keras":
+        keras = _keras()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.keras"
+            path.write_bytes(data)
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
+    if format == "pickle":
+        if not allow_pickle:
+            raise UnsafeModelError(
+                "this model is stored with pickle, which runs code from the artifact as it loads; "
+                "pass allow_pickle=True (--allow-pickle) only if you trust where it came from"
+            )
+        warnings.warn(PICKLE_WARNING, stacklevel=3)
+        import cloudpickle
+
+        return cloudpickle.loads(data)
+    raise StoreError(f"unknown artifact format {format!r}")
+
+
+def linear_form(model: Any) -> dict[str, Any] | None:
+    """Weights and bias of a linear or binary logistic model, a leading scaler folded in."""
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scalers: list[Any] = []
+    final = model
+    if isinstance(model, Pipeline):
+        *steps, final = [step for _, step in model.steps if step != "passthrough"]
+        if not all(isinstance(step, StandardScaler) for step in steps):
+            return None
+        scalers = steps
+    if isinstance(final, LogisticRegression) and len(final.classes_) == 2:
+        kind: FastPath = "logistic"
+        weights, bias = [float(w) for w in final.coef_[0]], float(final.intercept_[0])
+    elif isinstance(final, LinearRegression) and final.coef_.ndim == 1:
+        kind = "linear"
+        weights, bias = [float(w) for w in final.coef_], float(final.intercept_)
+    else:
+        return None
+    for scaler in reversed(scalers):
+        mean = scaler.mean_ if scaler.with_mean else [0.0] * len(weights)
+        scale = scaler.scale_ if scaler.with_std else [1.0] * len(weights)
+        bias -= sum(w * float(m) / float(s) for w, m, s in zip(weights, mean, scale, strict=True))
+        weights = [w / float(s) for w, s in zip(weights, scale, strict=True)]
+    return {"kind": kind, "weights": weights, "bias": bias}
+
+
+def _skops_types(model: Any) -> tuple[list[str], list[str]]:
+    """(library types skops needs told to trust, types that are not the libraries')."""
+    import skops.io
+
+    try:
+        return _split_types(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    except Exception as error:  # skops refuses what it cannot represent at all
+        return [], [f"{type(model).__name__} ({error})"]
+
+
+def _split_types(types: list[str]) -> tuple[list[str], list[str]]:
+    library = [name for name in types if name.startswith(LIBRARY_PREFIXES)]
+    return library, [name for name in types if not name.startswith(LIBRARY_PREFIXES)]
+
+
+def _is_sklearn(model: Any) -> bool:
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:
+        return False
+    return isinstance(model, BaseEstimator)
+
+
+def _is_keras(model: Any) -> bool:
+    return any(cls.__module__.startswith("keras") for cls in type(model).__mro__)
+
+
+def _keras() -> Any:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    return keras
+
+
+def _requirements(*libraries: str) -> list[str]:
+    from importlib import metadata
+
+    pinned = []
+    for library in libraries:
+        try:
+            pinned.append(f"{library}=={metadata.version(library).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            pinned.append(library)
+    return pinned

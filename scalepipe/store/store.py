@@ -1,0 +1,331 @@
+"""The versioned model store: NAME/VERSION/ folders on a local folder or any fsspec URL.
+
+    NAME/VERSION/          a valid MLflow model (MLmodel + artifact), card.json,
+                           linear.json for linear models, and manifest.json
+    NAME/VERSION/.claim    written first, exclusively: who owns the version number
+    NAME/aliases.json      alias -> version
+    NAME/audit/            one JSON file per publish, promote and delete
+
+Publishing claims the next number with an exclusive create, writes every file, and
+writes manifest.json last, in one step: a version is visible exactly when its manifest
+exists, so a reader never sees a half-written version, even if the publisher dies, and
+two publishers never share a number. Versions never change after publish; a deleted
+version keeps its claim so that its number is never given out again.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scalepipe.config import Settings
+from scalepipe.signature import Signature
+from scalepipe.store import manifest
+from scalepipe.store.card import CARD, ModelCard, git_sha, library_versions, now
+from scalepipe.store.errors import IntegrityError, StoreError
+from scalepipe.store.files import StoreFiles, open_store_files
+from scalepipe.store.manifest import MANIFEST
+from scalepipe.store.uri import ModelURI, check_alias, check_name
+
+CLAIM = ".claim"
+ALIASES = "aliases.json"
+AUDIT = "audit"
+
+
+class ModelStore:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or Settings.load().store
+        self.files: StoreFiles = open_store_files(self.url)
+
+    def __repr__(self) -> str:
+        return f"ModelStore({self.url!r})"
+
+    # Reading
+
+    def names(self) -> list[str]:
+        return [name for name in self.files.children("") if self.versions(name)]
+
+    def versions(self, name: str) -> list[int]:
+        """The published (complete) versions of `name`, oldest first."""
+        return [
+            number
+            for number in _numbers(self.files.children(check_name(name)))
+            if self.files.exists(f"{name}/{number}/{MANIFEST}")
+        ]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        try:
+            raw = json.loads(self.files.read(f"{check_name(name)}/{ALIASES}"))
+        except FileNotFoundError:
+            return {}
+        return {str(alias): int(version) for alias, version in raw.items()}
+
+    def resolve(self, uri: ModelURI | str) -> tuple[str, int]:
+        """(name, version) that a URI points at now; a clear error if it points nowhere."""
+        ref = ModelURI.parse(uri) if isinstance(uri, str) else uri
+        if ref.version is not None:
+            if not self.files.exists(f"{ref.name}/{ref.version}/{MANIFEST}"):
+                raise StoreError(
+                    f"{ref.name} has no version {ref.version} in {self.url}{self._known(ref.name)}"
+                )
+            return ref.name, ref.version
+        alias = ref.wanted_alias
+        assert alias is not None
+        aliases = self.aliases(ref.name)
+        if alias not in aliases:
+            raise StoreError(
+                f"{ref.name} has no alias {alias!r} in {self.url}{self._known(ref.name)}"
+            )
+        return ref.name, aliases[alias]
+
+    def card(self, name: str, version: int) -> ModelCard:
+        files = self.read_version(name, version, only=(CARD,))
+        return ModelCard.from_json(files[CARD])
+
+    def read_version(
+        self, name: str, version: int, only: tuple[str, ...] | None = None
+    ) -> dict[str, bytes]:
+        """Files of a version, each checked against the manifest before it is returned."""
+        base = f"{check_name(name)}/{version}"
+        try:
+            expected = manifest.parse(self.files.read(f"{base}/{MANIFEST}"))
+        except FileNotFoundError:
+            raise StoreError(
+                f"{name} has no version {version} in {self.url}{self._known(name)}"
+            ) from None
+        wanted = only if only is not None else tuple(expected)
+        result = {}
+        for path in wanted:
+            try:
+                data = self.files.read(f"{base}/{path}")
+            except FileNotFoundError:
+                raise IntegrityError(f"{name}:{version}: {path} is missing") from None
+            result[path] = manifest.check(f"{name}:{version}", path, data, expected)
+        return result
+
+    def verify(self, name: str, version: int | None = None) -> list[str]:
+        """Check every file of a version (or of all versions) against its manifest.
+
+        Returns what was checked; raises IntegrityError at the first problem, including
+        files that were added after publishing.
+        """
+        checked = []
+        for number in [version] if version is not None else self.versions(name):
+            listed = self.read_version(name, number)
+            present = set(self.files.files_under(f"{name}/{number}")) - {MANIFEST, CLAIM}
+            extra = sorted(present - set(listed))
+            if extra:
+                raise IntegrityError(
+                    f"{name}:{number}: {', '.join(extra)} not listed in {MANIFEST}"
+                )
+            checked.append(f"{name}:{number} ({len(listed)} files)")
+        return checked
+
+    def audit(self, name: str) -> list[dict[str, Any]]:
+        events = [
+            json.loads(self.files.read(f"{name}/{AUDIT}/{entry}"))
+            for entry in self.files.children(f"{check_name(name)}/{AUDIT}")
+        ]
+        return sorted(events, key=lambda event: (event["time"], event["id"]))
+
+    def local_folder(self, name: str, version: int) -> Path | None:
+        return self.files.local_folder(f"{name}/{version}")
+
+    # Writing
+
+    def publish(
+        self,
+        model: Any,
+        name: str,
+        *,
+        signature: Signature | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        data_fingerprint: str | None = None,
+        alias: str | None = None,
+        allow_pickle: bool = False,
+    ) -> int:
+        """Store `model` as the next version of `name`; return the version number.
+
+        `model` is a fitted model (then `signature` is required) or a PreparedModel,
+        which can be published to several stores without serialising it again.
+        """
+        check_name(name)
+        if alias is not None:
+            check_alias(alias)
+        if not isinstance(model, PreparedModel):
+            if signature is None:
+                raise StoreError("publishing a model needs its signature")
+            model = prepare_model(
+                model,
+                signature=signature,
+                metrics=metrics,
+                params=params,
+                data_fingerprint=data_fingerprint,
+                allow_pickle=allow_pickle,
+            )
+        version = self._claim(name)
+        files = dict(model.files)
+        files[CARD] = replace(model.card, name=name, version=version).to_json()
+        base = f"{name}/{version}"
+        for path, data in files.items():
+            self.files.write(f"{base}/{path}", data)
+        self.files.replace(f"{base}/{MANIFEST}", manifest.build(files))
+        self._record(name, "publish", version=version)
+        if alias is not None:
+            self.promote(name, version, alias)
+        return version
+
+    def promote(self, name: str, version: int, alias: str) -> None:
+        """Point `alias` at `version`, in one step; the move is recorded in the audit trail."""
+        check_alias(alias)
+        if version not in self.versions(name):
+            raise StoreError(f"{name} has no version {version} to promote{self._known(name)}")
+        with self._aliases_lock(name):
+            aliases = self.aliases(name)
+            previous = aliases.get(alias)
+            aliases[alias] = version
+            self.files.replace(
+                f"{name}/{ALIASES}", json.dumps(aliases, indent=1, sort_keys=True).encode()
+            )
+        self._record(name, "promote", alias=alias, previous=previous, version=version)
+
+    def delete(self, name: str, version: int, *, force: bool = False) -> None:
+        """Remove a version; refuses the target of an alias unless `force` (which drops it)."""
+        if version not in self.versions(name):
+            raise StoreError(f"{name} has no version {version}{self._known(name)}")
+        with self._aliases_lock(name):
+            aliases = self.aliases(name)
+            pointing = sorted(alias for alias, target in aliases.items() if target == version)
+            if pointing and not force:
+                raise StoreError(
+                    f"{name}:{version} is the target of {', '.join(pointing)}; promote another "
+                    "version first or delete with force=True (--force), which removes the alias"
+                )
+            if pointing:
+                remaining = {a: v for a, v in aliases.items() if a not in pointing}
+                self.files.replace(
+                    f"{name}/{ALIASES}", json.dumps(remaining, indent=1, sort_keys=True).encode()
+                )
+        base = f"{name}/{version}"
+        # The manifest goes first: from then on the version is invisible, whatever follows.
+        self.files.remove(f"{base}/{MANIFEST}")
+        for path in self.files.files_under(base):
+            if path != CLAIM:
+                self.files.remove(f"{base}/{path}")
+        self._record(name, "delete", version=version, aliases_removed=pointing)
+
+    def _claim(self, name: str) -> int:
+        owner = json.dumps({"who": _who(), "time": now()}).encode()
+        candidate = max(_numbers(self.files.children(name)), default=0) + 1
+        while not self.files.create(f"{name}/{candidate}/{CLAIM}", owner):
+            candidate += 1
+        return candidate
+
+    def _record(self, name: str, action: str, **details: Any) -> None:
+        event = {
+            "id": uuid.uuid4().hex,
+            "time": now("microseconds"),
+            "who": _who(),
+            "action": action,
+        }
+        event |= details
+        self.files.write(
+            f"{name}/{AUDIT}/{event['time']}-{event['id']}.json", json.dumps(event).encode()
+        )
+
+    @contextmanager
+    def _aliases_lock(self, name: str) -> Iterator[None]:
+        """Serialise alias updates of one name between processes on a local store."""
+        folder = self.files.local_folder(name)
+        if folder is None:
+            yield
+            return
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".aliases.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _known(self, name: str) -> str:
+        versions = self.versions(name) if self.files.children(name) else []
+        if not versions:
+            names = self.names()
+            return f" (models here: {', '.join(names) if names else 'none'})"
+        aliases = self.aliases(name)
+        return (
+            f" (versions: {', '.join(map(str, versions))}; aliases: "
+            + (", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items())) or "none")
+            + ")"
+        )
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model serialised as an MLflow model directory, with its card, ready to publish."""
+
+    files: Mapping[str, bytes]
+    card: ModelCard
+
+
+def prepare_model(
+    model: Any,
+    *,
+    signature: Signature,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    data_fingerprint: str | None = None,
+    allow_pickle: bool = False,
+) -> PreparedModel:
+    """Serialise `model` safely (skops, .keras; pickle only if allowed) and describe it."""
+    from scalepipe.store.formats import save_mlflow_model
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        saved = save_mlflow_model(
+            model, folder, probability=signature.output == "probability", allow_pickle=allow_pickle
+        )
+        files = {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+    card = ModelCard(
+        name="",
+        version=0,
+        signature=signature,
+        artifact_format=saved.format,
+        artifact_path=saved.path,
+        metrics=dict(metrics or {}),
+        params=dict(params or {}),
+        data_fingerprint=data_fingerprint,
+        fast_path=saved.fast_path,
+        created=now(),
+        library_versions=library_versions(),
+        git_sha=git_sha(),
+    )
+    return PreparedModel(files, card)
+
+
+def _numbers(entries: list[str]) -> list[int]:
+    return sorted(int(entry) for entry in entries if entry.isdigit())
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
