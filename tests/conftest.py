@@ -122,8 +122,11 @@ def gcs_endpoint() -> Iterator[str]:
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gcp-storage-emulator"),
-            "start", "--host=127.0.0.1", f"--port={port}", "--in-memory",
-        ],  # fmt: skip
+            "start",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--in-memory",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

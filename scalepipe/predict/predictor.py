@@ -108,7 +108,7 @@ class Predictor:
 
     # Predictions
 
-    def predict_one(self, record: Mapping[str, Any]) -> float:
+    def predict_one(self, record: Mapping[Any, Any]) -> float:
         """One record: the hot path of every server."""
         loaded = self._loaded
         row = record_row(
@@ -116,7 +116,7 @@ class Predictor:
         )
         return loaded.scorer.score_row(row)
 
-    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
+    def predict_records(self, records: Sequence[Mapping[Any, Any]]) -> list[float]:
         loaded = self._loaded
         if len(records) == 1:
             return [self._score_one(loaded, records[0], 0)]
@@ -150,7 +150,7 @@ class Predictor:
         loaded = self._loaded
         return loaded.scorer.score_matrix(check_matrix(array, loaded.names, loaded.accepts_missing))
 
-    def _score_one(self, loaded: LoadedModel, record: Mapping[str, Any], index: int) -> float:
+    def _score_one(self, loaded: LoadedModel, record: Mapping[Any, Any], index: int) -> float:
         try:
             row = record_row(
                 record, loaded.names, accepts_missing=loaded.accepts_missing, strict=self.strict

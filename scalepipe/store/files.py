@@ -44,6 +44,12 @@ class StoreFiles:
         """Every file below a folder, as paths relative to that folder."""
         raise NotImplementedError
 
+    def folders_holding(self, path: str, file_name: str) -> list[str]:
+        """Names of the folders directly under `path` that hold `file_name`."""
+        return [
+            child for child in self.children(path) if self.exists(f"{path}/{child}/{file_name}")
+        ]
+
     def remove(self, path: str) -> None:
         raise NotImplementedError
 
@@ -172,6 +178,14 @@ class RemoteFiles(StoreFiles):
             return []
         prefix = base.rstrip("/") + "/"
         return sorted(str(item).split(prefix, 1)[-1] for item in found)
+
+    def folders_holding(self, path: str, file_name: str) -> list[str]:
+        # One listing of the whole tree instead of one request per folder.
+        return sorted(
+            found.split("/", 1)[0]
+            for found in self.files_under(path)
+            if found.count("/") == 1 and found.endswith(f"/{file_name}")
+        )
 
     def remove(self, path: str) -> None:
         if self.fs.exists(self._path(path)):

@@ -55,11 +55,7 @@ class ModelStore:
 
     def versions(self, name: str) -> list[int]:
         """The published (complete) versions of `name`, oldest first."""
-        return [
-            number
-            for number in _numbers(self.files.children(check_name(name)))
-            if self.files.exists(f"{name}/{number}/{MANIFEST}")
-        ]
+        return _numbers(self.files.folders_holding(check_name(name), MANIFEST))
 
     def aliases(self, name: str) -> dict[str, int]:
         try:
@@ -72,7 +68,7 @@ class ModelStore:
         """(name, version) that a URI points at now; a clear error if it points nowhere."""
         ref = ModelURI.parse(uri) if isinstance(uri, str) else uri
         if ref.version is not None:
-            if not self.files.exists(f"{ref.name}/{ref.version}/{MANIFEST}"):
+            if not self._published(ref.name, ref.version):
                 raise StoreError(
                     f"{ref.name} has no version {ref.version} in {self.url}{self._known(ref.name)}"
                 )
@@ -187,7 +183,7 @@ class ModelStore:
     def promote(self, name: str, version: int, alias: str) -> None:
         """Point `alias` at `version`, in one step; the move is recorded in the audit trail."""
         check_alias(alias)
-        if version not in self.versions(name):
+        if not self._published(name, version):
             raise StoreError(f"{name} has no version {version} to promote{self._known(name)}")
         with self._aliases_lock(name):
             aliases = self.aliases(name)
@@ -200,7 +196,7 @@ class ModelStore:
 
     def delete(self, name: str, version: int, *, force: bool = False) -> None:
         """Remove a version; refuses the target of an alias unless `force` (which drops it)."""
-        if version not in self.versions(name):
+        if not self._published(name, version):
             raise StoreError(f"{name} has no version {version}{self._known(name)}")
         with self._aliases_lock(name):
             aliases = self.aliases(name)
@@ -222,6 +218,9 @@ class ModelStore:
             if path != CLAIM:
                 self.files.remove(f"{base}/{path}")
         self._record(name, "delete", version=version, aliases_removed=pointing)
+
+    def _published(self, name: str, version: int) -> bool:
+        return self.files.exists(f"{check_name(name)}/{version}/{MANIFEST}")
 
     def _claim(self, name: str) -> int:
         owner = json.dumps({"who": _who(), "time": now()}).encode()

@@ -75,7 +75,7 @@ def test_the_manifest_lists_every_file_and_verify_checks_them(tmp_path: Path) ->
     assert {"MLmodel", "model.skops", "card.json", "linear.json"} <= set(listed)
     assert store.verify("games") == [f"games:1 ({len(listed)} files)"]
     (tmp_path / "games/1/extra.py").write_text("print('hi')")
-    with pytest.raises(IntegrityError, match="extra.py not listed"):
+    with pytest.raises(IntegrityError, match=r"extra\.py not listed"):
         store.verify("games")
 
 
@@ -124,7 +124,9 @@ def test_delete_refuses_an_alias_target_unless_forced_and_never_reuses_numbers(
 def test_missing_models_versions_and_aliases_say_what_exists(tmp_path: Path) -> None:
     store = ModelStore(str(tmp_path))
     store.publish(models.prepared("logistic"), "games", alias="champion")
-    with pytest.raises(StoreError, match=r"games has no version 7 .*versions: 1; aliases: champion -> 1"):
+    with pytest.raises(
+        StoreError, match=r"games has no version 7 .*versions: 1; aliases: champion -> 1"
+    ):
         store.resolve("games:7")
     with pytest.raises(StoreError, match=r"no alias 'staging'"):
         store.resolve("games@staging")
@@ -140,7 +142,10 @@ def test_missing_models_versions_and_aliases_say_what_exists(tmp_path: Path) -> 
         ("games", ModelURI("games")),
         ("games@challenger", ModelURI("games", alias="challenger")),
         ("games:3", ModelURI("games", version=3)),
-        ("s3://bucket/models/games@champion", ModelURI("games", "s3://bucket/models", alias="champion")),
+        (
+            "s3://bucket/models/games@champion",
+            ModelURI("games", "s3://bucket/models", alias="champion"),
+        ),
         ("/srv/models/games:12", ModelURI("games", "/srv/models", version=12)),
         ("models/games", ModelURI("games", "models")),
     ],

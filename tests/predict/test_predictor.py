@@ -1,0 +1,231 @@
+"""The Predictor: equal to the model's own predictions, strict about inputs, light to load."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from scalepipe.predict import InvalidInput, Predictor
+from scalepipe.store import ModelStore
+from tests import models
+
+BOOK_REQUEST = {f"G{i}": str(i % 2) for i in range(1, 11)}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    return ModelStore(str(tmp_path / "models"))
+
+
+def _own_scores(fitted: models.Fitted, rows: pd.DataFrame) -> np.ndarray:
+    matrix = rows[list(fitted.signature.names)].to_numpy()
+    if fitted.signature.output == "probability":
+        return np.asarray(fitted.model.predict_proba(matrix))[:, 1]
+    return np.asarray(fitted.model.predict(matrix))
+
+
+@pytest.mark.parametrize(
+    ("recipe", "dataset"), [("logistic", "games"), ("linear", "housing"), ("gbm", "games")]
+)
+def test_every_entry_point_equals_the_models_own_predictions(
+    store: ModelStore, recipe: str, dataset: str
+) -> None:
+    fitted = models.fitted(recipe, dataset)
+    store.publish(fitted.model, dataset, signature=fitted.signature, alias="champion")
+    predictor = Predictor.load(dataset, store=store)
+    rows = fitted.frame.head(200)
+    expected = _own_scores(fitted, rows)
+    features = rows[list(fitted.signature.names)]
+    assert predictor.predict_frame(rows) == pytest.approx(expected, rel=1e-9)
+    assert predictor.predict_array(features.to_numpy()) == pytest.approx(expected, rel=1e-9)
+    records = features.to_dict("records")
+    assert predictor.predict_records(records) == pytest.approx(expected, rel=1e-9)
+    assert predictor.predict_one(records[7]) == pytest.approx(expected[7], rel=1e-9)
+
+
+def test_a_scaled_logistic_pipeline_takes_the_fast_path_exactly(store: ModelStore) -> None:
+    fitted = models.fitted("logistic")
+    frame = fitted.frame
+    x = frame[list(fitted.signature.names)].to_numpy() * np.linspace(1, 50, 10)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, frame["label"])
+    store.publish(pipeline, "scaled", signature=fitted.signature)
+    predictor = Predictor.load("scaled:1", store=store)
+    assert predictor.card.fast_path == "logistic"
+    assert predictor.predict_array(x) == pytest.approx(pipeline.predict_proba(x)[:, 1], rel=1e-9)
+
+
+def test_the_keras_mlp_predicts_within_float32_precision(store: ModelStore) -> None:
+    fitted = models.fitted("mlp")
+    store.publish(fitted.model, "games", signature=fitted.signature)
+    predictor = Predictor.load("games:1", store=store)
+    assert predictor.card.artifact_format == "keras"
+    rows = fitted.frame.head(50)
+    features = rows[list(fitted.signature.names)].to_numpy().astype("float32")
+    expected = np.asarray(fitted.model.predict(features, verbose=0)).ravel()
+    assert predictor.predict_frame(rows) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert predictor.predict_one(BOOK_REQUEST) == pytest.approx(
+        float(
+            fitted.model.predict(
+                np.array([[float(v) for v in BOOK_REQUEST.values()]], "float32"), verbose=0
+            )[0, 0]
+        ),
+        rel=1e-5,
+    )
+
+
+@pytest.fixture
+def games_predictor(store: ModelStore) -> Predictor:
+    store.publish(models.prepared("logistic"), "games", alias="champion")
+    return Predictor.load("games", store=store)
+
+
+def test_the_books_string_inputs_and_booleans_are_coerced(games_predictor: Predictor) -> None:
+    as_numbers = {name: float(value) for name, value in BOOK_REQUEST.items()}
+    as_booleans = {name: value == "1" for name, value in BOOK_REQUEST.items()}
+    expected = games_predictor.predict_one(as_numbers)
+    assert games_predictor.predict_one(BOOK_REQUEST) == expected
+    assert games_predictor.predict_one(as_booleans) == expected
+    assert 0.0 < expected < 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "field"),
+    [
+        ({"G3": None}, "feature 'G3' must be a number, got null", "G3"),
+        ({"G3": "abc"}, "feature 'G3' must be a number, got 'abc'", "G3"),
+        ({"G4": [1]}, "feature 'G4' must be a number, got [1]", "G4"),
+        ({"G5": "nan"}, "feature 'G5' must be a finite number, got 'nan'", "G5"),
+        ({"G6": math.inf}, "feature 'G6' must be a finite number, got inf", "G6"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(
+    games_predictor: Predictor, change: dict[str, object], message: str, field: str
+) -> None:
+    with pytest.raises(
+        InvalidInput, match=message.replace("[", r"\[").replace("]", r"\]")
+    ) as caught:
+        games_predictor.predict_one(BOOK_REQUEST | change)
+    assert caught.value.field == field
+
+
+def test_missing_and_unknown_fields(games_predictor: Predictor, store: ModelStore) -> None:
+    partial = {k: v for k, v in BOOK_REQUEST.items() if k not in ("G2", "G9")}
+    with pytest.raises(InvalidInput, match="missing feature\\(s\\): G2, G9"):
+        games_predictor.predict_one(partial)
+    with pytest.raises(InvalidInput, match="record 1: missing feature"):
+        games_predictor.predict_records([BOOK_REQUEST, partial])
+    extra = BOOK_REQUEST | {"user": "bob"}
+    assert games_predictor.predict_one(extra) == games_predictor.predict_one(BOOK_REQUEST)
+    strict = Predictor.load("games", store=store, strict=True)
+    with pytest.raises(InvalidInput, match="unknown field\\(s\\): user"):
+        strict.predict_one(extra)
+
+
+def test_arrays_and_frames_are_checked_by_shape_and_value(games_predictor: Predictor) -> None:
+    with pytest.raises(InvalidInput, match="must have 10 columns"):
+        games_predictor.predict_array(np.zeros((3, 9)))
+    bad = np.zeros((4, 10))
+    bad[2, 4] = np.nan
+    with pytest.raises(
+        InvalidInput, match="feature 'G5' must be a finite number, got nan in row 2"
+    ):
+        games_predictor.predict_array(bad)
+    frame = pd.DataFrame([BOOK_REQUEST] * 3).drop(columns=["G10"])
+    with pytest.raises(InvalidInput, match="missing feature\\(s\\): G10"):
+        games_predictor.predict_frame(frame)
+    words = pd.DataFrame([BOOK_REQUEST] * 3)
+    words.loc[1, "G1"] = "many"
+    with pytest.raises(InvalidInput, match="feature 'G1' must be a number, got 'many'"):
+        games_predictor.predict_frame(words)
+
+
+def test_gradient_boosting_accepts_missing_values(store: ModelStore) -> None:
+    store.publish(models.prepared("gbm"), "games")
+    predictor = Predictor.load("games:1", store=store)
+    with_gap = BOOK_REQUEST | {"G3": None}
+    expected = models.fitted("gbm").model.predict_proba(
+        np.array([[math.nan if v is None else float(v) for v in with_gap.values()]])
+    )[0, 1]
+    assert predictor.predict_one(with_gap) == pytest.approx(expected, rel=1e-9)
+
+
+def test_loading_a_linear_model_imports_neither_sklearn_nor_pandas(
+    games_predictor: Predictor,
+) -> None:
+    code = (
+        "import sys; from scalepipe.predict import Predictor; "
+        f"p = Predictor.load({str(games_predictor.store.url)!r} + '/games'); "
+        f"print(p.predict_one({BOOK_REQUEST!r})); "
+        "heavy = ('sklearn', 'skops', 'pandas', 'mlflow', 'fsspec'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    score, imported = result.stdout.strip().splitlines()
+    assert float(score) == pytest.approx(games_predictor.predict_one(BOOK_REQUEST), rel=1e-12)
+    assert imported == "[]"
+
+
+def test_refresh_follows_the_alias_and_pins_never_move(store: ModelStore) -> None:
+    store.publish(models.prepared("logistic"), "games", alias="champion")
+    following = Predictor.load("games@champion", store=store)
+    pinned = Predictor.load("games:1", store=store)
+    assert following.refresh() is False
+    store.publish(models.prepared("gbm"), "games", alias="champion")
+    assert following.refresh() is True and following.version == 2
+    assert pinned.refresh() is False and pinned.version == 1
+
+
+def test_background_refresh_picks_up_a_promotion(store: ModelStore) -> None:
+    store.publish(models.prepared("logistic"), "games", alias="champion")
+    store.publish(models.prepared("gbm"), "games")
+    with Predictor.load("games", store=store, refresh_every=0.1) as predictor:
+        store.promote("games", 2, "champion")
+        deadline = time.monotonic() + 10
+        while predictor.version != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert predictor.version == 2
+
+
+def test_each_call_sees_one_consistent_model_while_versions_swap(store: ModelStore) -> None:
+    store.publish(models.prepared("logistic"), "games", alias="champion")
+    store.publish(models.prepared("gbm"), "games")
+    predictor = Predictor.load("games", store=store)
+    records = models.fitted("logistic").frame.head(100).to_dict("records")
+    answers = {
+        version: Predictor.load(f"games:{version}", store=store).predict_records(records)
+        for version in (1, 2)
+    }
+    seen: list[list[float]] = []
+    stop = threading.Event()
+
+    def predict() -> None:
+        while not stop.is_set():
+            seen.append(predictor.predict_records(records))
+
+    workers = [threading.Thread(target=predict) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for version in (2, 1, 2, 1, 2):
+        store.promote("games", version, "champion")
+        predictor.refresh()
+        time.sleep(0.02)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert seen and all(answer in (answers[1], answers[2]) for answer in seen)
+    assert any(answer == answers[1] for answer in seen) and any(
+        answer == answers[2] for answer in seen
+    )
