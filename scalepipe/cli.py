@@ -27,6 +27,10 @@ data_app = typer.Typer(
     help="Named datasets: list, preview, load into the warehouse.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+models_app = typer.Typer(
+    help="The model store: versions, aliases, integrity.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 console = Console(stderr=True)
 # Piped output (CI logs, files) gets room for the wide tables instead of 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -40,6 +44,12 @@ SourceOption = Annotated[
         "'sql:SELECT ...', 'warehouse', or 'bigquery' (natality) / 'kaggle' (nhl).",
     ),
 ]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store", help="Model store: a folder or fsspec URL \\[default: setting 'store']"
+    ),
+]
 WarehouseOption = Annotated[
     str | None,
     typer.Option(
@@ -50,11 +60,20 @@ WarehouseOption = Annotated[
 
 def main() -> None:
     """Entry point: user mistakes end with a one-line message and exit code 2."""
+    from scalepipe.predict.inputs import InvalidInput
+    from scalepipe.store.errors import StoreError
     from scalepipe.train.run import TrainingError
 
     try:
         app()
-    except (DatasetError, TrainingError, ConfigError, ValueError) as error:
+    except (
+        DatasetError,
+        TrainingError,
+        ConfigError,
+        StoreError,
+        InvalidInput,
+        ValueError,
+    ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(2)
 
@@ -201,14 +220,25 @@ def train(
         int | None, typer.Option(help="Epochs of the mlp \\[default: 100].", min=1)
     ] = None,
     plot: Annotated[bool, typer.Option(help="Write a PNG plot to the plots folder.")] = True,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Publish the model to the store.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option(help="Model name in the store \\[default: the dataset]")
+    ] = None,
+    alias: Annotated[str | None, typer.Option(help="Point this alias at the new version.")] = None,
+    store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Train a model on a dataset and report held-out metrics (and a plot).
 
     Example: scalepipe train games --model mlp --source ../shared/data/games-expand.csv
+    Example: scalepipe train games --publish --alias champion
     """
     from scalepipe.train.run import train as run_training
 
+    if (name or alias) and not publish:
+        raise typer.BadParameter("--name and --alias apply with --publish")
     with _progress() as progress:
         task = progress.add_task(
             f"{dataset} {model or ''} epochs".replace("  ", " "), total=None, visible=False
@@ -229,6 +259,7 @@ def train(
             plot=plot,
             on_epoch=on_epoch,
         )
+    published = publish_trained(trained, name, alias, store) if publish else None
     if json_output:
         _print_json(
             {
@@ -239,6 +270,7 @@ def train(
                 "signature": trained.signature.to_dict(),
                 "data_fingerprint": trained.data_fingerprint,
                 "plot": str(trained.plot) if trained.plot else None,
+                "published": published,
             }
         )
         return
@@ -248,6 +280,25 @@ def train(
     out.print(table)
     if trained.plot:
         out.print(f"plot: {trained.plot}")
+    if published:
+        out.print(f"published {published['uri']}" + (f" as {alias}" if alias else ""))
+
+
+def publish_trained(
+    trained: Any, name: str | None, alias: str | None, store_url: str | None
+) -> dict[str, Any]:
+    from scalepipe.store import ModelStore
+
+    store = ModelStore(store_url)
+    model_name = name or trained.dataset
+    version = trained.publish(store, name=model_name, alias=alias)
+    return {
+        "store": store.url,
+        "name": model_name,
+        "version": version,
+        "alias": alias,
+        "uri": f"{store.url}/{model_name}:{version}",
+    }
 
 
 @app.command()
@@ -323,6 +374,160 @@ def _spread(result: Any) -> str:
     return f"{result.mean:.3f} ± {result.std:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _store(url: str | None) -> Any:
+    from scalepipe.store import ModelStore
+
+    return ModelStore(url)
+
+
+@models_app.command("list")
+def models_list(store: StoreOption = None, json_output: JsonOption = False) -> None:
+    """List the models in the store with their versions and aliases.
+
+    Example: scalepipe models list --store s3://bucket/models
+    """
+    models = _store(store)
+    rows = [
+        {"name": name, "versions": models.versions(name), "aliases": models.aliases(name)}
+        for name in models.names()
+    ]
+    if json_output:
+        _print_json(rows)
+        return
+    table = Table("name", "versions", "latest", "aliases", title=f"models in {models.url}")
+    for row in rows:
+        aliases = ", ".join(f"{a} -> {v}" for a, v in sorted(row["aliases"].items()))
+        table.add_row(
+            row["name"], str(len(row["versions"])), str(row["versions"][-1]), aliases or "-"
+        )
+    out.print(table)
+
+
+@models_app.command("versions")
+def models_versions(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the published versions of a model with their metrics.
+
+    Example: scalepipe models versions games
+    """
+    models = _store(store)
+    aliases = models.aliases(name)
+    cards = [models.card(name, version) for version in models.versions(name)]
+    if json_output:
+        _print_json(
+            [
+                {
+                    "version": c.version,
+                    "created": c.created,
+                    "format": c.artifact_format,
+                    "metrics": c.metrics,
+                    "aliases": sorted(a for a, v in aliases.items() if v == c.version),
+                }
+                for c in cards
+            ]
+        )
+        return
+    table = Table(
+        "version", "created", "format", "metrics", "aliases", title=f"{name} in {models.url}"
+    )
+    for c in cards:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in c.metrics.items())
+        pointing = ", ".join(sorted(a for a, v in aliases.items() if v == c.version))
+        table.add_row(str(c.version), c.created, c.artifact_format, metrics or "-", pointing or "-")
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    uri: Annotated[str, typer.Argument(help="Model URI: NAME, NAME@ALIAS or NAME:VERSION.")],
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one version's card: signature, metrics, parameters, provenance, alias history.
+
+    Example: scalepipe models show games@champion
+    """
+    from scalepipe.store import ModelURI
+
+    ref = ModelURI.parse(uri)
+    models = _store(store or ref.store)
+    name, version = models.resolve(ref)
+    card = models.card(name, version)
+    payload = json.loads(card.to_json()) | {
+        "aliases": models.aliases(name),
+        "history": models.audit(name),
+    }
+    if json_output:
+        _print_json(payload)
+        return
+    out.print(
+        f"[bold]{name}:{version}[/] in {models.url} ({card.artifact_format}"
+        + (f", fast path {card.fast_path}" if card.fast_path else "")
+        + ")"
+    )
+    features = ", ".join(f"{f.name} ({f.type})" for f in card.signature.features)
+    out.print(f"signature: {features} -> {card.signature.output} of {card.signature.target}")
+    out.print("metrics: " + (", ".join(f"{k} {v:.4f}" for k, v in card.metrics.items()) or "-"))
+    out.print(
+        f"created {card.created}; data {card.data_fingerprint or '-'}; git {card.git_sha or '-'}"
+    )
+    out.print(
+        "aliases: "
+        + (", ".join(f"{a} -> {v}" for a, v in sorted(models.aliases(name).items())) or "-")
+    )
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version to point the alias at.", min=1)],
+    alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    store: StoreOption = None,
+) -> None:
+    """Point an alias (champion by default) at a version, atomically, with an audit record.
+
+    Example: scalepipe models promote games 3 --alias champion
+    """
+    models = _store(store)
+    previous = models.aliases(name).get(alias)
+    models.promote(name, version, alias)
+    out.print(f"{name}@{alias}: {previous if previous is not None else '-'} -> {version}")
+
+
+@models_app.command("delete")
+def models_delete(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version to delete.", min=1)],
+    force: Annotated[
+        bool, typer.Option(help="Delete even an alias target (drops the alias).")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Delete a version; an alias target only with --force. Numbers are never reused.
+
+    Example: scalepipe models delete games 2
+    """
+    _store(store).delete(name, version, force=force)
+    out.print(f"deleted {name}:{version}")
+
+
+@models_app.command("verify")
+def models_verify(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int | None, typer.Option(help="Only this version.", min=1)] = None,
+    store: StoreOption = None,
+) -> None:
+    """Check every file of a model's versions against the sha256 in their manifests.
+
+    Example: scalepipe models verify games
+    """
+    for checked in _store(store).verify(name, version):
+        out.print(f"ok {checked}")
+
+
 @app.command()
 def quickstart(json_output: JsonOption = False) -> None:
     """Load the datasets into the local warehouse, train the book's two models, report.
@@ -344,6 +549,8 @@ def quickstart(json_output: JsonOption = False) -> None:
     out.print(book_table(report.results, "generated data, 1 split"))
     for trained in report.models:
         out.print(f"plot of {trained.dataset} {trained.recipe}: {trained.plot}")
+    for uri in report.published:
+        out.print(f"published {uri}")
     out.print(
         "Next: scalepipe reproduce --data-dir ../shared/data  (the book's table on the real files)"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scalepipe import __version__
+from scalepipe.predict import Predictor
 
 
 def scalepipe(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,12 +34,13 @@ def test_version() -> None:
 @pytest.mark.parametrize(
     "command",
     [[], ["train"], ["reproduce"], ["quickstart"], ["data"], ["data", "list"], ["data", "show"],
-     ["data", "load"]],
+     ["data", "load"], ["models"], ["models", "list"], ["models", "versions"], ["models", "show"],
+     ["models", "promote"], ["models", "delete"], ["models", "verify"]],
 )  # fmt: skip
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = scalepipe(*command, "--help")
     assert result.returncode == 0, result.stderr
-    if command != ["data"]:
+    if command not in (["data"], ["models"]):
         assert "Example: scalepipe" in result.stdout
 
 
@@ -57,6 +59,9 @@ def test_quickstart_loads_the_warehouse_trains_and_compares_with_the_book(tmp_pa
         assert Path(model["plot"]).is_file()
     assert Path(os.environ["SCALEPIPE_WAREHOUSE"]) == tmp_path / "warehouse.duckdb"
     assert (tmp_path / "warehouse.duckdb").is_file()
+    store = os.environ["SCALEPIPE_STORE"]
+    assert report["published"] == [f"{store}/games:1 (champion)", f"{store}/housing:1 (champion)"]
+    assert Predictor.load("housing").signature.output == "value"
 
 
 def test_quickstart_prints_a_table_next_to_the_book(tmp_path: Path) -> None:
@@ -121,3 +126,36 @@ def test_user_mistakes_exit_2_with_one_clear_line(args: list[str], message: str)
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_train_publish_then_manage_the_versions() -> None:
+    first = scalepipe("train", "games", "--publish", "--alias", "champion", "--no-plot", "--json")
+    assert json.loads(first.stdout)["published"]["version"] == 1
+    second = scalepipe("train", "games", "--model", "gbm", "--publish", "--no-plot", "--json")
+    assert json.loads(second.stdout)["published"]["uri"].endswith("/games:2")
+    versions = json.loads(scalepipe("models", "versions", "games", "--json").stdout)
+    assert [(v["version"], v["format"], v["aliases"]) for v in versions] == [
+        (1, "skops", ["champion"]),
+        (2, "skops", []),
+    ]
+    refused = scalepipe("models", "delete", "games", "1")
+    assert refused.returncode == 2 and "target of champion" in refused.stderr
+    promoted = scalepipe("models", "promote", "games", "2", "--alias", "champion")
+    assert "games@champion: 1 -> 2" in promoted.stdout
+    shown = json.loads(scalepipe("models", "show", "games", "--json").stdout)
+    assert shown["version"] == 2 and shown["aliases"] == {"champion": 2}
+    assert [e["action"] for e in shown["history"]] == ["publish", "promote", "publish", "promote"]
+    assert scalepipe("models", "delete", "games", "1").returncode == 0
+    listed = json.loads(scalepipe("models", "list", "--json").stdout)
+    assert listed == [{"name": "games", "versions": [2], "aliases": {"champion": 2}}]
+    verified = scalepipe("models", "verify", "games")
+    assert verified.stdout.strip() == "ok games:2 (6 files)"
+
+
+def test_a_tampered_model_fails_verify_with_exit_2() -> None:
+    assert scalepipe("train", "housing", "--publish", "--no-plot").returncode == 0
+    card = Path(os.environ["SCALEPIPE_STORE"]) / "housing" / "1" / "linear.json"
+    card.write_text(card.read_text().replace("0", "1", 1))
+    result = scalepipe("models", "verify", "housing")
+    assert result.returncode == 2
+    assert "linear.json does not match its sha256" in " ".join(result.stderr.split())

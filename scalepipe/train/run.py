@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ from scalepipe.signature import Signature
 from scalepipe.train import plots
 from scalepipe.train.metrics import evaluate
 from scalepipe.train.recipes import DEFAULT_RECIPE, RECIPES, EpochCallback, Fitted, Flavor
+
+if TYPE_CHECKING:
+    from scalepipe.store import ModelStore
 
 
 class TrainingError(ValueError):
@@ -38,6 +41,27 @@ class TrainedModel:
     data_fingerprint: str
     plot: Path | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
+
+    def publish(
+        self,
+        store: ModelStore | str | None = None,
+        *,
+        name: str | None = None,
+        alias: str | None = None,
+    ) -> int:
+        """Publish to the model store (default: the `store` setting); return the version."""
+        from scalepipe.store import ModelStore
+
+        target = store if isinstance(store, ModelStore) else ModelStore(store)
+        return target.publish(
+            self.model,
+            name or self.dataset,
+            signature=self.signature,
+            metrics=self.metrics,
+            params=self.params,
+            data_fingerprint=self.data_fingerprint,
+            alias=alias,
+        )
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores for rows holding the signature's features (extra columns are ignored)."""
