@@ -111,7 +111,8 @@ def main() -> None:
         cold = {
             "(b) mlflow.pyfunc: import, load, predict": cold_start_seconds(
                 "import pandas as pd, mlflow.pyfunc; "
-                f"m = mlflow.pyfunc.load_model({model_dir!r}); m.predict(pd.DataFrame([{record!r}]))"
+                f"m = mlflow.pyfunc.load_model({model_dir!r}); "
+                f"m.predict(pd.DataFrame([{record!r}]))"
             ),
             "(c) Predictor: import, load, predict": cold_start_seconds(
                 "from scalepipe.predict import Predictor; "
@@ -123,9 +124,8 @@ def main() -> None:
         one["(a) book: one-row DataFrame + predict_proba"],
         one["(b) mlflow.pyfunc predict"],
     )
-    print(
-        f"{'one row (games logistic)':48} {'µs/call':>10} {'rows/s':>14} {'vs (a)':>8} {'vs (b)':>8}"
-    )
+    header = f"{'µs/call':>10} {'rows/s':>14} {'vs (a)':>8} {'vs (b)':>8}"
+    print(f"{'one row (games logistic)':48} {header}")
     for name, seconds in one.items():
         print(
             f"{name:48} {seconds * 1e6:>10.2f} {1 / seconds:>14,.0f} "
@@ -133,7 +133,7 @@ def main() -> None:
         )
     base_a = batch["(a) book: DataFrame(records) + predict_proba"]
     base_b = batch["(b) mlflow.pyfunc predict(DataFrame(records))"]
-    print(f"\n{f'{ROWS:,} rows':48} {'µs/call':>10} {'rows/s':>14} {'vs (a)':>8} {'vs (b)':>8}")
+    print(f"\n{f'{ROWS:,} rows':48} {header}")
     for name, seconds in batch.items():
         print(
             f"{name:48} {seconds * 1e6:>10.1f} {ROWS / seconds:>14,.0f} "
