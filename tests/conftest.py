@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,33 +70,50 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{what} did not start listening on 127.0.0.1:{port}")
+@contextmanager
+def local_server(program: str, *arguments: str) -> Iterator[str]:
+    """Run a server from the venv's bin folder on a free 127.0.0.1 port; yield its URL.
+
+    Arguments may use {port}; the server is stopped when the block ends.
+    """
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).parent / program),
+        *(a.format(port=port) for a in arguments),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"{program} exited with code {server.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{program} did not listen on 127.0.0.1:{port}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """A real S3 API over HTTP: moto's server mode, on a free port of 127.0.0.1."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for_port(port, server, "moto_server")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
+    """A real S3 API over HTTP: moto's server mode."""
+    with local_server("moto_server", "-H", "127.0.0.1", "-p", "{port}") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """A local GCS API: gcp-storage-emulator, in memory."""
+    with local_server(
+        "gcp-storage-emulator", "start", "--host=127.0.0.1", "--port={port}", "--in-memory"
+    ) as url:
+        yield url
 
 
 @pytest.fixture
@@ -113,27 +131,6 @@ def s3_store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
     return f"s3://{bucket}/store"
-
-
-@pytest.fixture(scope="session")
-def gcs_endpoint() -> Iterator[str]:
-    """A local GCS API: gcp-storage-emulator, in memory, on a free port of 127.0.0.1."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gcp-storage-emulator"),
-            "start",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--in-memory",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for_port(port, server, "gcp-storage-emulator")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.fixture
