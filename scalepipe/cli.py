@@ -529,6 +529,52 @@ def models_verify(
 
 
 @app.command()
+def serve(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(help="Model URIs: NAME (alias champion), NAME@ALIAS, NAME:VERSION."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 2,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File of API keys, one a line; every route but health needs one."),
+    ] = None,
+    refresh: Annotated[
+        float | None, typer.Option(help="Re-resolve aliases every N seconds.", min=0.1)
+    ] = None,
+    body_limit: Annotated[int, typer.Option(help="Largest request body in bytes.", min=1)] = 1
+    << 20,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option("--allow-pickle", help="Load models stored with pickle (runs their code)."),
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Serve published models over HTTP on a production server (uvicorn workers).
+
+    Example: scalepipe serve games housing@champion --workers 2 --port 8000
+    """
+    from scalepipe.serve.runner import ServerOptions
+    from scalepipe.serve.runner import serve as run_server
+
+    options = ServerOptions(
+        uris=models or ["games"],
+        host=host,
+        port=port,
+        workers=workers,
+        store=store,
+        api_key_file=api_key_file,
+        refresh_seconds=refresh,
+        body_limit=body_limit,
+        allow_pickle=allow_pickle,
+        on_ready=lambda url: console.print(f"serving on {url}  (docs: {url}/docs; Ctrl-C stops)"),
+    )
+    run_server(options)
+
+
+@app.command()
 def quickstart(json_output: JsonOption = False) -> None:
     """Load the datasets into the local warehouse, train the book's two models, report.
 

@@ -1,0 +1,277 @@
+"""The ASGI application that serves Predictors over HTTP.
+
+A plain ASGI callable rather than a framework: the routes are few and fixed, and the
+one-row prediction is the hot path, so every microsecond of routing and parsing shows
+in requests per second (see docs/serving.md for the measurements behind this choice).
+
+Routes: "/" (the book's GET/POST client), "/echo", "/v1/models[/{name}[/predict]]",
+"/healthz", "/readyz", "/openapi.json", "/docs" and "POST /admin/reload".
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import unquote_plus
+
+import orjson
+
+from scalepipe.predict import InvalidInput, Predictor
+from scalepipe.serve.auth import OPEN_PATHS, ApiKeys
+from scalepipe.serve.openapi import docs_page, openapi_document
+
+log = logging.getLogger("scalepipe.serve")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+PredictionHook = Callable[[Predictor, list[dict[str, Any]], list[float], float], None]
+DEFAULT_BODY_LIMIT = 1 << 20
+Header = tuple[bytes, bytes]
+Response = tuple[int, bytes, list[Header]]
+_JSON = (b"content-type", b"application/json")
+_HTML = (b"content-type", b"text/html; charset=utf-8")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+class ServingApp:
+    def __init__(
+        self,
+        predictors: Sequence[Predictor],
+        *,
+        api_keys: ApiKeys | None = None,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+        on_prediction: PredictionHook | None = None,
+        on_reload: Callable[[], None] | None = None,
+    ) -> None:
+        if not predictors:
+            raise ValueError("serve at least one model")
+        self.predictors = {predictor.name: predictor for predictor in predictors}
+        self.first = predictors[0]
+        self.api_keys = api_keys or ApiKeys()
+        self.body_limit = body_limit
+        self.on_prediction = on_prediction
+        self.on_reload = on_reload
+        self._request_ids = itertools.count(1)
+        self._pid = os.getpid()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        try:
+            if path not in OPEN_PATHS and not self.api_keys.allows(scope["headers"]):
+                raise HttpError(401, "missing or wrong API key: send Authorization: Bearer KEY")
+            response = await self._route(scope, receive, path)
+        except HttpError as error:
+            payload = {"success": False, "error": str(error)}
+            if error.field is not None:
+                payload["field"] = error.field
+            response = _json(error.status, payload)
+        except Exception:
+            request_id = f"{self._pid:x}-{next(self._request_ids):x}"
+            log.exception("request %s %s %s failed", request_id, scope["method"], path)
+            payload = {"success": False, "error": "internal error", "request_id": request_id}
+            response = _json(500, payload, [(b"x-request-id", request_id.encode())])
+        status, body, headers = response
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _route(self, scope: Scope, receive: Receive, path: str) -> Response:
+        method: str = scope["method"]
+        if path == "/":
+            params = await self._params(scope, receive, method)
+            predictor = self.first
+            score = self._predict(predictor, params)[0]
+            return _json(200, {"response": repr(score), "success": True}, _model_headers(predictor))
+        if path == "/echo":
+            params = await self._params(scope, receive, method)
+            if not params:
+                return _json(200, {"success": False})
+            return _json(200, {"response": params.get("msg"), "success": True})
+        if path.startswith("/v1/models"):
+            return await self._models_api(scope, receive, method, path)
+        if path == "/healthz":
+            return _json(200, {"status": "ok"})
+        if path == "/readyz":
+            versions = {name: p.version for name, p in self.predictors.items()}
+            return _json(200, {"status": "ready", "models": versions})
+        if path == "/openapi.json":
+            return _json(200, openapi_document(list(self.predictors.values())))
+        if path == "/docs":
+            page = docs_page(list(self.predictors.values())).encode()
+            return 200, page, [_HTML, (b"content-length", str(len(page)).encode())]
+        if path == "/admin/reload":
+            _allow(method, "POST")
+            if not self.api_keys.enabled:
+                raise HttpError(
+                    403, "/admin/reload needs API keys: start the server with --api-key-file"
+                )
+            changed = {name: p.refresh() for name, p in self.predictors.items()}
+            if self.on_reload is not None:
+                self.on_reload()
+            versions = {name: p.version for name, p in self.predictors.items()}
+            return _json(200, {"reloaded": changed, "models": versions})
+        raise HttpError(404, f"no route {path}")
+
+    async def _models_api(self, scope: Scope, receive: Receive, method: str, path: str) -> Response:
+        parts = path.rstrip("/").split("/")[3:]
+        if not parts:
+            _allow(method, "GET")
+            return _json(200, {"models": [_describe(p) for p in self.predictors.values()]})
+        predictor = self.predictors.get(parts[0])
+        if predictor is None:
+            raise HttpError(404, f"no model {parts[0]!r}; served: {', '.join(self.predictors)}")
+        if len(parts) == 1:
+            _allow(method, "GET")
+            return _json(200, _describe(predictor))
+        if parts[1:] != ["predict"]:
+            raise HttpError(404, f"no route {path}")
+        _allow(method, "POST")
+        body = await self._json_body(receive, scope)
+        records = _instances(body)
+        predictions = self._predict(predictor, records)
+        model = {"name": predictor.name, "version": predictor.version}
+        return _json(200, {"predictions": predictions, "model": model}, _model_headers(predictor))
+
+    def _predict(
+        self, predictor: Predictor, request: dict[str, Any] | list[dict[str, Any]]
+    ) -> list[float]:
+        """Score one record (the book's routes) or a list of them; 422 names the bad field."""
+        started = time.perf_counter()
+        records = request if isinstance(request, list) else [request]
+        try:
+            if isinstance(request, dict):
+                scores = [predictor.predict_one(request)]
+            else:
+                scores = predictor.predict_records(request)
+        except InvalidInput as error:
+            raise HttpError(422, str(error), error.field) from None
+        if self.on_prediction is not None:
+            self.on_prediction(predictor, records, scores, time.perf_counter() - started)
+        return scores
+
+    async def _params(self, scope: Scope, receive: Receive, method: str) -> dict[str, Any]:
+        """Query arguments for GET, the JSON object for POST (the book's two clients)."""
+        if method == "GET":
+            return _query(scope["query_string"])
+        _allow(method, "GET", "POST")
+        body = await self._json_body(receive, scope)
+        if not isinstance(body, dict):
+            raise HttpError(400, "the JSON body must be an object of features")
+        return body
+
+    async def _json_body(self, receive: Receive, scope: Scope) -> Any:
+        raw = await self._read_body(receive, scope)
+        if not raw:
+            return {}
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise HttpError(400, f"malformed JSON: {error}") from None
+
+    async def _read_body(self, receive: Receive, scope: Scope) -> bytes:
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.body_limit:
+                raise HttpError(413, f"the body is over the {self.body_limit:,}-byte limit")
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.body_limit:
+                raise HttpError(413, f"the body is over the {self.body_limit:,}-byte limit")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise HttpError(405, f"method {method} not allowed here; use {' or '.join(allowed)}")
+
+
+def _instances(body: Any) -> list[dict[str, Any]]:
+    """{"instances": [{...}]} or MLflow's {"dataframe_split": {"columns", "data"}}."""
+    if isinstance(body, dict) and "instances" in body:
+        instances = body["instances"]
+        if not isinstance(instances, list) or not all(isinstance(item, dict) for item in instances):
+            raise HttpError(400, "'instances' must be a list of objects")
+        return instances
+    if isinstance(body, dict) and "dataframe_split" in body:
+        split = body["dataframe_split"]
+        try:
+            columns, rows = split["columns"], split["data"]
+            return [dict(zip(columns, row, strict=True)) for row in rows]
+        except (KeyError, TypeError, ValueError):
+            raise HttpError(
+                400, "'dataframe_split' needs 'columns' and rows of as many values in 'data'"
+            ) from None
+    raise HttpError(
+        400,
+        'send {"instances": [{...}]} or {"dataframe_split": {"columns": [...], "data": [[...]]}}',
+    )
+
+
+def _query(raw: bytes) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if not raw:
+        return params
+    text = raw.decode("latin-1")
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in pair or "+" in pair:
+            name, value = unquote_plus(name), unquote_plus(value)
+        params[name] = value
+    return params
+
+
+def _describe(predictor: Predictor) -> dict[str, Any]:
+    card = predictor.card
+    return {
+        "name": predictor.name,
+        "version": predictor.version,
+        "uri": str(predictor.uri),
+        "alias": predictor.uri.wanted_alias,
+        "signature": card.signature.to_dict(),
+        "metrics": card.metrics,
+        "created": card.created,
+    }
+
+
+def _model_headers(predictor: Predictor) -> list[Header]:
+    return [
+        (b"x-model-name", predictor.name.encode()),
+        (b"x-model-version", str(predictor.version).encode()),
+    ]
+
+
+def _json(status: int, payload: Any, headers: Iterable[Header] = ()) -> Response:
+    body = orjson.dumps(payload)
+    return status, body, [_JSON, (b"content-length", str(len(body)).encode()), *headers]
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

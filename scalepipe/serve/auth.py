@@ -1,0 +1,51 @@
+"""API keys: Authorization: Bearer KEY or X-API-Key: KEY, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from pathlib import Path
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class ApiKeys:
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._keys = [key.encode() for key in keys if key]
+
+    @classmethod
+    def from_file(cls, path: Path) -> ApiKeys:
+        """One key a line; blank lines and lines starting with # are skipped."""
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as error:
+            raise ValueError(f"cannot read the API key file {path}: {error.strerror}") from error
+        keys = [
+            line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
+        ]
+        if not keys:
+            raise ValueError(f"the API key file {path} holds no key")
+        return cls(keys)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def __repr__(self) -> str:
+        return f"ApiKeys({len(self._keys)} keys)"
+
+    def allows(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        """True if no keys are configured or the request carries one of them."""
+        if not self._keys:
+            return True
+        offered = b""
+        for name, value in headers:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                offered = value[7:].strip()
+            elif name == b"x-api-key":
+                offered = value.strip()
+        # Compare against every key, so the time taken says nothing about which matched.
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(offered, key)
+        return matched

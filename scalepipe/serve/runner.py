@@ -1,0 +1,223 @@
+"""The production server: N uvicorn workers (uvloop + httptools), one socket each.
+
+Each worker binds its own listening socket with SO_REUSEPORT, so the kernel spreads
+new connections evenly across workers; with one shared socket, long-lived keep-alive
+connections can pile onto one worker while another idles (docs/serving.md).
+
+The supervisor loads and checks every model before it forks, so a URI that does not
+resolve fails at start with a clear message. SIGTERM or Ctrl-C drains: workers stop
+accepting, finish the requests in flight and exit. SIGHUP makes every worker reload
+its models (POST /admin/reload sends it for you). A worker that dies is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from scalepipe.predict import Predictor
+from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
+from scalepipe.serve.auth import ApiKeys
+
+log = logging.getLogger("scalepipe.serve")
+GRACEFUL_SECONDS = 30
+
+
+@dataclass
+class ServerOptions:
+    uris: Sequence[str]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    store: str | None = None
+    api_key_file: Path | None = None
+    refresh_seconds: float | None = None
+    body_limit: int = DEFAULT_BODY_LIMIT
+    allow_pickle: bool = False
+    on_ready: Callable[[str], None] | None = field(default=None, repr=False)
+
+
+def load_models(options: ServerOptions) -> list[Predictor]:
+    """Every model the server will serve, loaded and verified now (fails fast)."""
+    if not options.uris:
+        raise ValueError("name at least one model URI to serve, e.g. scalepipe serve games")
+    predictors = [
+        Predictor.load(uri, store=options.store, allow_pickle=options.allow_pickle)
+        for uri in options.uris
+    ]
+    names = [p.name for p in predictors]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"each model is served once; {', '.join(duplicates)} is named twice")
+    return predictors
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
+def serve(options: ServerOptions) -> None:
+    """Run the server until SIGTERM or Ctrl-C; returns after every worker has drained."""
+    if options.workers < 1:
+        raise ValueError(f"--workers must be 1 or more, got {options.workers}")
+    api_keys = ApiKeys.from_file(options.api_key_file) if options.api_key_file else ApiKeys()
+    predictors = load_models(options)
+    # Holding the port (bound, never listening) reserves it and fixes port 0 to one number.
+    reservation = listening_socket(options.host, options.port)
+    port = reservation.getsockname()[1]
+    supervisor = _Supervisor(options, predictors, api_keys, port)
+    try:
+        supervisor.run()
+    finally:
+        reservation.close()
+
+
+class _Supervisor:
+    def __init__(
+        self, options: ServerOptions, predictors: list[Predictor], api_keys: ApiKeys, port: int
+    ):
+        self.options = options
+        self.predictors = predictors
+        self.api_keys = api_keys
+        self.port = port
+        self.workers: dict[int, int] = {}
+        self.stopping = False
+
+    def run(self) -> None:
+        previous = {
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        }
+        try:
+            for slot in range(self.options.workers):
+                self._start(slot)
+            self._wait_until_listening()
+            url = f"http://{self.options.host}:{self.port}"
+            log.info(
+                "serving %s on %s with %d workers",
+                ", ".join(p.name for p in self.predictors),
+                url,
+                self.options.workers,
+            )
+            if self.options.on_ready is not None:
+                self.options.on_ready(url)
+            self._supervise()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _start(self, slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _run_worker(self.options, self.predictors, self.api_keys, self.port)
+                code = 0
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+            finally:
+                os._exit(code)
+        self.workers[pid] = slot
+
+    def _supervise(self) -> None:
+        while self.workers:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            slot = self.workers.pop(pid, None)
+            if slot is not None and not self.stopping:
+                log.warning("worker %d exited (status %d); starting another", pid, status)
+                time.sleep(0.5)
+                self._start(slot)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            for pid in self.workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+            return
+        self.stopping = True
+        for pid in self.workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + 60
+        host = "127.0.0.1" if self.options.host in ("0.0.0.0", "") else self.options.host
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the workers did not start listening on port {self.port}")
+
+
+def _run_worker(
+    options: ServerOptions, predictors: list[Predictor], api_keys: ApiKeys, port: int
+) -> None:
+    import uvicorn
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    if options.refresh_seconds:
+        for predictor in predictors:
+            predictor.refresh_every(options.refresh_seconds)
+
+    def reload_everywhere() -> None:
+        os.kill(os.getppid(), signal.SIGHUP)
+
+    def reload_here(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=_refresh_all, args=(predictors,), daemon=True).start()
+
+    signal.signal(signal.SIGHUP, reload_here)
+    app = ServingApp(
+        predictors, api_keys=api_keys, body_limit=options.body_limit, on_reload=reload_everywhere
+    )
+    sock = listening_socket(options.host, port)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    for predictor in predictors:
+        predictor.close()
+    sys.stdout.flush()
+
+
+def _refresh_all(predictors: list[Predictor]) -> None:
+    for predictor in predictors:
+        try:
+            predictor.refresh()
+        except Exception:
+            log.exception(
+                "reloading %s failed; keeping version %s", predictor.uri, predictor.version
+            )

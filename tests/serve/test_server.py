@@ -1,0 +1,227 @@
+"""The model server as the book's clients and today's see it: a real server, real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from scalepipe.predict import Predictor
+from tests import models
+from tests.serve.conftest import API_KEY, Server, start_server
+
+BOOK_PARAMS = {f"G{i}": str(i % 2) for i in range(1, 11)}
+HOUSE = {
+    "crim": 0.1, "zn": 0, "indus": 5, "chas": 0, "nox": 0.5, "rm": 6.2, "age": 50, "dis": 4,
+    "rad": 4, "tax": 300, "ptratio": 18, "b": 390, "lstat": 10,
+}  # fmt: skip
+
+
+def test_the_books_get_and_post_clients_work_unchanged(server: Server) -> None:
+    expected = Predictor.load("games", store=server.store).predict_one(BOOK_PARAMS)
+    # The book's calls: requests.get(url, params=...) and requests.post(url, json=...).
+    result = requests.get(server.url, params=BOOK_PARAMS, timeout=10).json()
+    assert result == {"response": repr(expected), "success": True}
+    posted = requests.post(server.url, json=BOOK_PARAMS, timeout=10).json()
+    assert posted == result
+    assert float(posted["response"]) == pytest.approx(expected)
+
+
+def test_missing_features_answer_success_false_naming_them(server: Server) -> None:
+    response = requests.get(server.url, params={"G1": "1"}, timeout=10)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"] == "missing feature(s): G2, G3, G4, G5, G6, G7, G8, G9, G10"
+    bad = requests.post(server.url, json=BOOK_PARAMS | {"G4": "four"}, timeout=10)
+    assert bad.status_code == 422 and bad.json()["field"] == "G4"
+
+
+def test_predictions_carry_the_model_name_and_version(server: Server) -> None:
+    response = requests.get(server.url, params=BOOK_PARAMS, timeout=10)
+    assert response.headers["x-model-name"] == "games"
+    assert response.headers["x-model-version"] == "1"
+
+
+def test_the_echo_service_returns_msg_and_a_base64_image(server: Server) -> None:
+    assert requests.get(f"{server.url}/echo", params={"msg": "Hello"}, timeout=10).json() == {
+        "response": "Hello",
+        "success": True,
+    }
+    image = base64.b64encode(os.urandom(300_000)).decode()
+    echoed = requests.post(f"{server.url}/echo", json={"msg": image}, timeout=10).json()
+    assert echoed["response"] == image
+    assert requests.get(f"{server.url}/echo", timeout=10).json() == {"success": False}
+
+
+def test_bodies_over_the_limit_are_refused_with_413(serve_models: Callable[..., Server]) -> None:
+    server = serve_models("games", "--body-limit", "10000")
+    response = requests.post(f"{server.url}/echo", json={"msg": "x" * 20_000}, timeout=10)
+    assert response.status_code == 413
+    assert "10,000-byte limit" in response.json()["error"]
+
+
+def test_v1_predict_takes_instances_and_mlflows_dataframe_split(server: Server) -> None:
+    records = models.fitted("logistic").frame.head(5).drop(columns="label").to_dict("records")
+    expected = Predictor.load("games", store=server.store).predict_records(records)
+    url = f"{server.url}/v1/models/games/predict"
+    by_instances = requests.post(url, json={"instances": records}, timeout=10).json()
+    assert by_instances == {"predictions": expected, "model": {"name": "games", "version": 1}}
+    columns = list(records[0])
+    split = {
+        "dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in records]}
+    }
+    assert requests.post(url, json=split, timeout=10).json() == by_instances
+    house = requests.post(
+        f"{server.url}/v1/models/housing/predict", json={"instances": [HOUSE]}, timeout=10
+    )
+    assert house.json()["model"] == {"name": "housing", "version": 1}
+    assert 0 < house.json()["predictions"][0] < 60
+
+
+def test_model_listing_health_readiness_openapi_and_docs(server: Server) -> None:
+    listed = requests.get(f"{server.url}/v1/models", timeout=10).json()["models"]
+    assert [(m["name"], m["version"], m["alias"]) for m in listed] == [
+        ("games", 1, "champion"),
+        ("housing", 1, "champion"),
+    ]
+    one = requests.get(f"{server.url}/v1/models/games", timeout=10).json()
+    assert one["signature"]["output"] == "probability" and "roc_auc" in one["metrics"]
+    assert requests.get(f"{server.url}/healthz", timeout=10).json() == {"status": "ok"}
+    assert requests.get(f"{server.url}/readyz", timeout=10).json()["models"] == {
+        "games": 1,
+        "housing": 1,
+    }
+    spec = requests.get(f"{server.url}/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.")
+    assert "/v1/models/housing/predict" in spec["paths"]
+    docs = requests.get(f"{server.url}/docs", timeout=10)
+    assert docs.headers["content-type"].startswith("text/html") and "housing version 1" in docs.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("POST", "/", b"{not json", 400, "malformed JSON"),
+        ("POST", "/", b"[1, 2]", 400, "must be an object"),
+        ("POST", "/v1/models/games/predict", b"{}", 400, 'send {"instances"'),
+        ("POST", "/v1/models/games/predict", b'{"instances": [1]}', 400, "list of objects"),
+        ("GET", "/v1/models/games/predict", b"", 405, "use POST"),
+        ("PUT", "/", b"", 405, "use GET or POST"),
+        ("GET", "/v1/models/trees", b"", 404, "no model 'trees'; served: games, housing"),
+        ("GET", "/nowhere", b"", 404, "no route /nowhere"),
+    ],
+)
+def test_client_mistakes_get_4xx_with_a_reason(
+    server: Server, method: str, path: str, body: bytes, status: int, message: str
+) -> None:
+    response = requests.request(method, f"{server.url}{path}", data=body, timeout=10)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+def test_api_keys_guard_every_route_but_health(
+    serve_models: Callable[..., Server], key_file: Path
+) -> None:
+    server = serve_models("games", "--api-key-file", str(key_file))
+    assert requests.get(server.url, params=BOOK_PARAMS, timeout=10).status_code == 401
+    wrong = requests.get(server.url, params=BOOK_PARAMS, headers={"X-API-Key": "nope"}, timeout=10)
+    assert wrong.status_code == 401
+    bearer = {"Authorization": f"Bearer {API_KEY}"}
+    assert requests.get(server.url, params=BOOK_PARAMS, headers=bearer, timeout=10).json()[
+        "success"
+    ]
+    assert requests.get(
+        f"{server.url}/v1/models", headers={"X-API-Key": "second-key"}, timeout=10
+    ).ok
+    assert requests.get(f"{server.url}/openapi.json", timeout=10).status_code == 401
+    assert requests.get(f"{server.url}/healthz", timeout=10).ok
+    assert requests.get(f"{server.url}/readyz", timeout=10).ok
+
+
+def test_admin_reload_loads_a_promoted_version_in_every_worker(
+    serve_models: Callable[..., Server], key_file: Path
+) -> None:
+    server = serve_models("games", "--api-key-file", str(key_file), "--workers", "2")
+    headers = {"X-API-Key": API_KEY}
+    server.store.publish(models.prepared("gbm"), "games", alias="champion")
+    assert requests.post(f"{server.url}/admin/reload", timeout=10).status_code == 401
+    reloaded = requests.post(f"{server.url}/admin/reload", headers=headers, timeout=10).json()
+    assert reloaded["models"] == {"games": 2}
+    deadline = time.monotonic() + 10
+    while True:
+        # A new connection each time, so that both workers answer over the loop.
+        versions = {
+            requests.get(
+                server.url,
+                params=BOOK_PARAMS,
+                headers=headers | {"Connection": "close"},
+                timeout=10,
+            ).headers["x-model-version"]
+            for _ in range(20)
+        }
+        if versions == {"2"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert versions == {"2"}
+
+
+def test_refresh_follows_a_promotion_without_a_request(serve_models: Callable[..., Server]) -> None:
+    server = serve_models("games", "--refresh", "0.2")
+    server.store.publish(models.prepared("gbm"), "games", alias="champion")
+    deadline = time.monotonic() + 15
+    versions: set[str] = set()
+    while time.monotonic() < deadline:
+        versions = {
+            requests.get(
+                server.url, params=BOOK_PARAMS, headers={"Connection": "close"}, timeout=10
+            ).headers["x-model-version"]
+            for _ in range(10)
+        }
+        if versions == {"2"}:
+            break
+        time.sleep(0.2)
+    assert versions == {"2"}
+
+
+def test_sigterm_drains_and_exits_cleanly(server: Server) -> None:
+    failures: list[str] = []
+    answered = 0
+    stop = threading.Event()
+
+    def client() -> None:
+        nonlocal answered
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    response = session.get(server.url, params=BOOK_PARAMS, timeout=10)
+                except requests.ConnectionError:
+                    return  # the server has stopped accepting: expected after SIGTERM
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text}")
+                answered += 1
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    time.sleep(1.0)
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=60) == 0
+    stop.set()
+    for thread in clients:
+        thread.join()
+    assert answered > 50 and failures == []
+
+
+def test_a_model_uri_that_does_not_resolve_fails_at_start(tmp_path: Path) -> None:
+    process = start_server("--store", str(tmp_path / "empty"), "games@champion")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "games has no alias 'champion'" in " ".join(stderr.split())
