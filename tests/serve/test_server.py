@@ -69,7 +69,10 @@ def test_bodies_over_the_limit_are_refused_with_413(serve_models: Callable[..., 
 
 
 def test_v1_predict_takes_instances_and_mlflows_dataframe_split(server: Server) -> None:
-    records = models.fitted("logistic").frame.head(5).drop(columns="label").to_dict("records")
+    frame = models.fitted("logistic").frame.head(5).drop(columns="label")
+    records: list[dict[str, Any]] = [
+        {str(k): int(v) for k, v in r.items()} for r in frame.to_dict("records")
+    ]
     expected = Predictor.load("games", store=server.store).predict_records(records)
     url = f"{server.url}/v1/models/games/predict"
     by_instances = requests.post(url, json={"instances": records}, timeout=10).json()
