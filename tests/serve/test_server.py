@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -78,7 +79,7 @@ def test_v1_predict_takes_instances_and_mlflows_dataframe_split(server: Server) 
     by_instances = requests.post(url, json={"instances": records}, timeout=10).json()
     assert by_instances == {"predictions": expected, "model": {"name": "games", "version": 1}}
     columns = list(records[0])
-    split = {
+    split: dict[str, Any] = {
         "dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in records]}
     }
     assert requests.post(url, json=split, timeout=10).json() == by_instances
