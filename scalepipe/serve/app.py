@@ -22,6 +22,7 @@ import orjson
 
 from scalepipe.predict import InvalidInput, Predictor
 from scalepipe.serve.auth import OPEN_PATHS, ApiKeys
+from scalepipe.serve.metrics import Metrics
 from scalepipe.serve.openapi import docs_page, openapi_document
 
 log = logging.getLogger("scalepipe.serve")
@@ -53,6 +54,7 @@ class ServingApp:
         body_limit: int = DEFAULT_BODY_LIMIT,
         on_prediction: PredictionHook | None = None,
         on_reload: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if not predictors:
             raise ValueError("serve at least one model")
@@ -64,6 +66,8 @@ class ServingApp:
         self.on_reload = on_reload
         self._request_ids = itertools.count(1)
         self._pid = os.getpid()
+        self.metrics = metrics
+        self._versions_seen: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -72,6 +76,7 @@ class ServingApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        started = time.perf_counter()
         try:
             if path not in OPEN_PATHS and not self.api_keys.allows(scope["headers"]):
                 raise HttpError(401, "missing or wrong API key: send Authorization: Bearer KEY")
@@ -89,6 +94,8 @@ class ServingApp:
         status, body, headers = response
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if self.metrics is not None:
+            self.metrics.observe(_route_label(path), status, time.perf_counter() - started)
 
     async def _route(self, scope: Scope, receive: Receive, path: str) -> Response:
         method: str = scope["method"]
@@ -109,6 +116,19 @@ class ServingApp:
         if path == "/readyz":
             versions = {name: p.version for name, p in self.predictors.items()}
             return _json(200, {"status": "ready", "models": versions})
+        if path == "/metrics":
+            if self.metrics is None:
+                raise HttpError(404, "metrics are off in this server")
+            self._note_versions()
+            text, content_type = self.metrics.exposition()
+            return (
+                200,
+                text,
+                [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(text)).encode()),
+                ],
+            )
         if path == "/openapi.json":
             return _json(200, openapi_document(list(self.predictors.values())))
         if path == "/docs":
@@ -162,7 +182,18 @@ class ServingApp:
             raise HttpError(422, str(error), error.field) from None
         if self.on_prediction is not None:
             self.on_prediction(predictor, records, scores, time.perf_counter() - started)
+        if self.metrics is not None:
+            self.metrics.predicted(predictor.name, len(scores))
+            if self._versions_seen.get(predictor.name) != predictor.version:
+                self._note_versions()
         return scores
+
+    def _note_versions(self) -> None:
+        if self.metrics is None:
+            return
+        for name, predictor in self.predictors.items():
+            self._versions_seen[name] = predictor.version
+            self.metrics.loaded(name, predictor.version)
 
     async def _params(self, scope: Scope, receive: Receive, method: str) -> dict[str, Any]:
         """Query arguments for GET, the JSON object for POST (the book's two clients)."""
@@ -198,6 +229,34 @@ class ServingApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+_FIXED_ROUTES = frozenset(
+    {
+        "/",
+        "/echo",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/admin/reload",
+        "/v1/models",
+    }
+)
+
+
+def _route_label(path: str) -> str:
+    """The route a path matched, for metric labels (a bounded set, never the raw path)."""
+    if path in _FIXED_ROUTES:
+        return path
+    if path.startswith("/v1/models/"):
+        return (
+            "/v1/models/{name}/predict"
+            if path.rstrip("/").endswith("/predict")
+            else "/v1/models/{name}"
+        )
+    return "other"
 
 
 def _allow(method: str, *allowed: str) -> None:

@@ -28,6 +28,7 @@ from types import FrameType
 from scalepipe.predict import Predictor
 from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
 from scalepipe.serve.auth import ApiKeys
+from scalepipe.serve.metrics import Metrics, multiprocess_folder, worker_exited
 
 log = logging.getLogger("scalepipe.serve")
 GRACEFUL_SECONDS = 30
@@ -86,7 +87,8 @@ def serve(options: ServerOptions) -> None:
     port = reservation.getsockname()[1]
     supervisor = _Supervisor(options, predictors, api_keys, port)
     try:
-        supervisor.run()
+        with multiprocess_folder():
+            supervisor.run()
     finally:
         reservation.close()
 
@@ -146,6 +148,7 @@ class _Supervisor:
                 break
             except InterruptedError:
                 continue
+            worker_exited(pid)
             slot = self.workers.pop(pid, None)
             if slot is not None and not self.stopping:
                 log.warning("worker %d exited (status %d); starting another", pid, status)
@@ -194,7 +197,11 @@ def _run_worker(
 
     signal.signal(signal.SIGHUP, reload_here)
     app = ServingApp(
-        predictors, api_keys=api_keys, body_limit=options.body_limit, on_reload=reload_everywhere
+        predictors,
+        api_keys=api_keys,
+        body_limit=options.body_limit,
+        on_reload=reload_everywhere,
+        metrics=Metrics(),
     )
     sock = listening_socket(options.host, port)
     config = uvicorn.Config(

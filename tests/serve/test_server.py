@@ -229,3 +229,29 @@ def test_a_model_uri_that_does_not_resolve_fails_at_start(tmp_path: Path) -> Non
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "games has no alias 'champion'" in " ".join(stderr.split())
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+        if not labels and line.startswith(f"{name} "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{{{wanted}}} not in /metrics")
+
+
+def test_metrics_add_up_across_workers(serve_models: Callable[..., Server]) -> None:
+    server = serve_models("games", "--workers", "2")
+    for _ in range(30):
+        # New connections, so that both workers serve some of them.
+        requests.get(server.url, params=BOOK_PARAMS, headers={"Connection": "close"}, timeout=10)
+        requests.get(server.url, params={"G1": "1"}, headers={"Connection": "close"}, timeout=10)
+    records = [dict(BOOK_PARAMS)] * 7
+    requests.post(f"{server.url}/v1/models/games/predict", json={"instances": records}, timeout=10)
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert _metric(text, "scalepipe_requests_total", route="/", status="200") == 30
+    assert _metric(text, "scalepipe_requests_total", route="/", status="422") == 30
+    assert _metric(text, "scalepipe_predictions_total", model="games") == 37
+    assert _metric(text, "scalepipe_request_duration_seconds_count", route="/") == 60
+    assert _metric(text, "scalepipe_model_version", model="games") == 1
