@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from scalepipe.predict import Predictor
 from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
@@ -77,30 +78,72 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def serve(options: ServerOptions) -> None:
-    """Run the server until SIGTERM or Ctrl-C; returns after every worker has drained."""
-    if options.workers < 1:
-        raise ValueError(f"--workers must be 1 or more, got {options.workers}")
+    """Serve the models until SIGTERM or Ctrl-C; returns after every worker has drained."""
     api_keys = ApiKeys.from_file(options.api_key_file) if options.api_key_file else ApiKeys()
     predictors = load_models(options)
+
+    def make_app() -> Any:
+        if options.refresh_seconds:
+            for predictor in predictors:
+                predictor.refresh_every(options.refresh_seconds)
+
+        def reload_everywhere() -> None:
+            os.kill(os.getppid(), signal.SIGHUP)
+
+        def reload_here(signum: int, frame: FrameType | None) -> None:
+            threading.Thread(target=_refresh_all, args=(predictors,), daemon=True).start()
+
+        signal.signal(signal.SIGHUP, reload_here)
+        return ServingApp(
+            predictors,
+            api_keys=api_keys,
+            body_limit=options.body_limit,
+            on_reload=reload_everywhere,
+            metrics=Metrics(),
+        )
+
+    names = ", ".join(p.name for p in predictors)
+    with multiprocess_folder():
+        run_workers(make_app, options.host, options.port, options.workers, options.on_ready, names)
+    for predictor in predictors:
+        predictor.close()
+
+
+def run_workers(
+    make_app: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    on_ready: Callable[[str], None] | None = None,
+    what: str = "app",
+) -> None:
+    """Run `make_app()`'s ASGI app in `workers` forked uvicorn processes, one socket each."""
+    if workers < 1:
+        raise ValueError(f"--workers must be 1 or more, got {workers}")
     # Holding the port (bound, never listening) reserves it and fixes port 0 to one number.
-    reservation = listening_socket(options.host, options.port)
-    port = reservation.getsockname()[1]
-    supervisor = _Supervisor(options, predictors, api_keys, port)
+    reservation = listening_socket(host, port)
     try:
-        with multiprocess_folder():
-            supervisor.run()
+        _Supervisor(make_app, host, reservation.getsockname()[1], workers, on_ready, what).run()
     finally:
         reservation.close()
 
 
 class _Supervisor:
     def __init__(
-        self, options: ServerOptions, predictors: list[Predictor], api_keys: ApiKeys, port: int
-    ):
-        self.options = options
-        self.predictors = predictors
-        self.api_keys = api_keys
+        self,
+        make_app: Callable[[], Any],
+        host: str,
+        port: int,
+        workers: int,
+        on_ready: Callable[[str], None] | None,
+        what: str,
+    ) -> None:
+        self.make_app = make_app
+        self.host = host
         self.port = port
+        self.count = workers
+        self.on_ready = on_ready
+        self.what = what
         self.workers: dict[int, int] = {}
         self.stopping = False
 
@@ -110,18 +153,13 @@ class _Supervisor:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         }
         try:
-            for slot in range(self.options.workers):
+            for slot in range(self.count):
                 self._start(slot)
             self._wait_until_listening()
-            url = f"http://{self.options.host}:{self.port}"
-            log.info(
-                "serving %s on %s with %d workers",
-                ", ".join(p.name for p in self.predictors),
-                url,
-                self.options.workers,
-            )
-            if self.options.on_ready is not None:
-                self.options.on_ready(url)
+            url = f"http://{self.host}:{self.port}"
+            log.info("serving %s on %s with %d workers", self.what, url, self.count)
+            if self.on_ready is not None:
+                self.on_ready(url)
             self._supervise()
         finally:
             for sig, handler in previous.items():
@@ -132,7 +170,7 @@ class _Supervisor:
         if pid == 0:
             code = 1
             try:
-                _run_worker(self.options, self.predictors, self.api_keys, self.port)
+                _run_worker(self.make_app, self.host, self.port)
                 code = 0
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
@@ -168,7 +206,7 @@ class _Supervisor:
 
     def _wait_until_listening(self) -> None:
         deadline = time.monotonic() + 60
-        host = "127.0.0.1" if self.options.host in ("0.0.0.0", "") else self.options.host
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection((host, self.port), timeout=0.5):
@@ -178,32 +216,13 @@ class _Supervisor:
         raise RuntimeError(f"the workers did not start listening on port {self.port}")
 
 
-def _run_worker(
-    options: ServerOptions, predictors: list[Predictor], api_keys: ApiKeys, port: int
-) -> None:
+def _run_worker(make_app: Callable[[], Any], host: str, port: int) -> None:
     import uvicorn
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
-    if options.refresh_seconds:
-        for predictor in predictors:
-            predictor.refresh_every(options.refresh_seconds)
-
-    def reload_everywhere() -> None:
-        os.kill(os.getppid(), signal.SIGHUP)
-
-    def reload_here(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=_refresh_all, args=(predictors,), daemon=True).start()
-
-    signal.signal(signal.SIGHUP, reload_here)
-    app = ServingApp(
-        predictors,
-        api_keys=api_keys,
-        body_limit=options.body_limit,
-        on_reload=reload_everywhere,
-        metrics=Metrics(),
-    )
-    sock = listening_socket(options.host, port)
+    app = make_app()
+    sock = listening_socket(host, port)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -215,8 +234,6 @@ def _run_worker(
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
     uvicorn.Server(config).run(sockets=[sock])
-    for predictor in predictors:
-        predictor.close()
     sys.stdout.flush()
 
 
