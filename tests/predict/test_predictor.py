@@ -229,3 +229,20 @@ def test_each_call_sees_one_consistent_model_while_versions_swap(store: ModelSto
     assert any(answer == answers[1] for answer in seen) and any(
         answer == answers[2] for answer in seen
     )
+
+
+def test_batches_coerce_like_single_records_and_name_the_bad_record(
+    games_predictor: Predictor,
+) -> None:
+    records = [{k: int(v) for k, v in r.items()} for r in [BOOK_REQUEST] * 3]
+    as_text = [{k: str(v) for k, v in r.items()} for r in records]
+    as_flags = [{k: bool(v) for k, v in r.items()} for r in records]
+    expected = games_predictor.predict_records(records)
+    assert games_predictor.predict_records(as_text) == expected
+    assert games_predictor.predict_records(as_flags) == expected
+    assert expected == [games_predictor.predict_one(records[0])] * 3
+    broken = [*as_text, BOOK_REQUEST | {"G5": "nan"}]
+    with pytest.raises(
+        InvalidInput, match="record 3: feature 'G5' must be a finite number, got 'nan'"
+    ):
+        games_predictor.predict_records(broken)
