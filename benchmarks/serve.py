@@ -147,11 +147,11 @@ def main() -> None:
             ),
             "(c) scalepipe serve, 2 workers": (
                 [str(BIN / "scalepipe"), "serve", "games", "--store", store.url, "--workers", "2", "--port", "{port}"],
-                "/?" + query, "/v1/models/games/predict", post_script(folder, "scalepipe", {"instances": records}),
+                "/?" + query, "/v1/models/games/predict", post_script(folder, "scalepipe", split),
             ),
             "(d) ceiling: raw ASGI constant, same server, 2 workers": (
                 [sys.executable, str(ceiling), "{port}"],
-                "/", "/", post_script(folder, "ceiling", {"instances": records}),
+                "/", "/", post_script(folder, "ceiling", split),
             ),
         }  # fmt: skip
         one_row_mlflow = post_script(

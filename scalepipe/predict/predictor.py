@@ -154,6 +154,37 @@ class Predictor:
         result: list[float] = loaded.scorer.score_matrix(np.array(rows, dtype=np.float64)).tolist()
         return result
 
+    def predict_rows(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[float]:
+        """Rows of values under named columns (MLflow's dataframe_split), in any column order."""
+        loaded = self._loaded
+        missing = [name for name in loaded.names if name not in columns]
+        if missing:
+            raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
+        if not rows:
+            return []
+        import numpy as np
+
+        order = [list(columns).index(name) for name in loaded.names]
+        try:
+            matrix = np.array(rows, dtype=np.float64)
+        except (TypeError, ValueError):
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(columns):
+            chosen = matrix[:, order]
+            if np.isfinite(chosen).all():
+                result: list[float] = loaded.scorer.score_matrix(chosen).tolist()
+                return result
+        # Something needs a word: go record by record, which names the row and field.
+        names = list(columns)
+        records = []
+        for index, row in enumerate(rows):
+            if not isinstance(row, Sequence) or isinstance(row, str) or len(row) != len(names):
+                raise InvalidInput(
+                    f"row {index} must be a list of {len(names)} values, one per column"
+                )
+            records.append(dict(zip(names, row, strict=True)))
+        return self.predict_records(records)
+
     def predict_frame(self, frame: Any) -> Any:
         """Scores for a DataFrame holding the signature's columns (others are ignored)."""
         loaded = self._loaded

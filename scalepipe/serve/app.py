@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -30,7 +31,7 @@ log = logging.getLogger("scalepipe.serve")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-PredictionHook = Callable[[Predictor, list[dict[str, Any]], list[float], float], None]
+PredictionHook = Callable[[Predictor, Any, list[float], float], None]
 DEFAULT_BODY_LIMIT = 1 << 20
 Header = tuple[bytes, bytes]
 Response = tuple[int, bytes, list[Header]]
@@ -162,26 +163,26 @@ class ServingApp:
             raise HttpError(404, f"no route {path}")
         _allow(method, "POST")
         body = await self._json_body(receive, scope)
-        records = _instances(body)
-        predictions = self._predict(predictor, records)
+        predictions = self._predict(predictor, _instances(body))
         model = {"name": predictor.name, "version": predictor.version}
         return _json(200, {"predictions": predictions, "model": model}, _model_headers(predictor))
 
     def _predict(
-        self, predictor: Predictor, request: dict[str, Any] | list[dict[str, Any]]
+        self, predictor: Predictor, request: dict[str, Any] | list[dict[str, Any]] | _Split
     ) -> list[float]:
-        """Score one record (the book's routes) or a list of them; 422 names the bad field."""
+        """Score one record (the book's routes), a list, or a split; 422 names the bad field."""
         started = time.perf_counter()
-        records = request if isinstance(request, list) else [request]
         try:
             if isinstance(request, dict):
                 scores = [predictor.predict_one(request)]
+            elif isinstance(request, _Split):
+                scores = predictor.predict_rows(request.columns, request.rows)
             else:
                 scores = predictor.predict_records(request)
         except InvalidInput as error:
             raise HttpError(422, str(error), error.field) from None
         if self.on_prediction is not None:
-            self.on_prediction(predictor, records, scores, time.perf_counter() - started)
+            self.on_prediction(predictor, request, scores, time.perf_counter() - started)
         if self.metrics is not None:
             self.metrics.predicted(predictor.name, len(scores))
             if self._versions_seen.get(predictor.name) != predictor.version:
@@ -264,22 +265,30 @@ def _allow(method: str, *allowed: str) -> None:
         raise HttpError(405, f"method {method} not allowed here; use {' or '.join(allowed)}")
 
 
-def _instances(body: Any) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Split:
+    """MLflow's dataframe_split: rows of values under named columns."""
+
+    columns: list[str]
+    rows: list[Any]
+
+
+def _instances(body: Any) -> list[dict[str, Any]] | _Split:
     """{"instances": [{...}]} or MLflow's {"dataframe_split": {"columns", "data"}}."""
     if isinstance(body, dict) and "instances" in body:
         instances = body["instances"]
-        if not isinstance(instances, list) or not all(isinstance(item, dict) for item in instances):
+        if not isinstance(instances, list):
             raise HttpError(400, "'instances' must be a list of objects")
         return instances
     if isinstance(body, dict) and "dataframe_split" in body:
         split = body["dataframe_split"]
-        try:
-            columns, rows = split["columns"], split["data"]
-            return [dict(zip(columns, row, strict=True)) for row in rows]
-        except (KeyError, TypeError, ValueError):
-            raise HttpError(
-                400, "'dataframe_split' needs 'columns' and rows of as many values in 'data'"
-            ) from None
+        if (
+            not isinstance(split, dict)
+            or not isinstance(split.get("columns"), list)
+            or not isinstance(split.get("data"), list)
+        ):
+            raise HttpError(400, "'dataframe_split' needs 'columns' and 'data' (a list of rows)")
+        return _Split([str(c) for c in split["columns"]], split["data"])
     raise HttpError(
         400,
         'send {"instances": [{...}]} or {"dataframe_split": {"columns": [...], "data": [[...]]}}',

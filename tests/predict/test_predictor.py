@@ -246,3 +246,18 @@ def test_batches_coerce_like_single_records_and_name_the_bad_record(
         InvalidInput, match="record 3: feature 'G5' must be a finite number, got 'nan'"
     ):
         games_predictor.predict_records(broken)
+
+
+def test_rows_under_named_columns_in_any_order(games_predictor: Predictor) -> None:
+    names = list(games_predictor.signature.names)
+    records = [{k: int(v) for k, v in BOOK_REQUEST.items()}, dict.fromkeys(names, 0)]
+    columns = [*reversed(names), "user"]
+    rows = [[r[c] for c in reversed(names)] + ["bob"] for r in records]
+    assert games_predictor.predict_rows(columns, rows) == games_predictor.predict_records(records)
+    rows[1][0] = "many"
+    with pytest.raises(InvalidInput, match="record 1: feature 'G10' must be a number, got 'many'"):
+        games_predictor.predict_rows(columns, rows)
+    with pytest.raises(InvalidInput, match="row 0 must be a list of 11 values"):
+        games_predictor.predict_rows(columns, [[1, 2]])
+    with pytest.raises(InvalidInput, match="missing feature\\(s\\): G1"):
+        games_predictor.predict_rows(names[1:], [[0] * 9])
