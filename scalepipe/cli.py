@@ -550,6 +550,10 @@ def serve(
         bool,
         typer.Option("--allow-pickle", help="Load models stored with pickle (runs their code)."),
     ] = False,
+    log_predictions: Annotated[
+        Path | None,
+        typer.Option(help="Append every prediction to this JSONL file (or .parquet folder)."),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Serve published models over HTTP on a production server (uvicorn workers).
@@ -569,6 +573,7 @@ def serve(
         refresh_seconds=refresh,
         body_limit=body_limit,
         allow_pickle=allow_pickle,
+        log_predictions=log_predictions,
         on_ready=lambda url: console.print(f"serving on {url}  (docs: {url}/docs; Ctrl-C stops)"),
     )
     run_server(options)

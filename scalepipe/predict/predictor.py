@@ -3,7 +3,9 @@
 It loads a version from the store (checking every file it reads against the
 manifest), knows the signature, validates and coerces inputs, scores through the
 fastest path the model allows, and can swap in a newly promoted version while other
-threads keep predicting: each call uses one consistent model from start to end.
+threads keep predicting. Each loaded version is an immutable LoadedVersion; the
+Predictor only ever replaces its reference to one, so a call, or a caller holding
+`predictor.current`, uses one consistent model from start to end.
 """
 
 from __future__ import annotations
@@ -31,11 +33,25 @@ _MISSING_AWARE = ("HistGradientBoostingClassifier", "HistGradientBoostingRegress
 
 
 @dataclass(frozen=True)
-class LoadedModel:
+class LoadedVersion:
+    """One loaded model version and the ways to score it; never changes once built."""
+
     card: ModelCard
     scorer: Scorer
-    names: tuple[str, ...]
     accepts_missing: bool
+    strict: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def version(self) -> int:
+        return self.card.version
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return self.card.signature.names
 
     @cached_property
     def pick(self) -> Callable[[Mapping[Any, Any]], tuple[Any, ...]]:
@@ -45,22 +61,102 @@ class LoadedModel:
             return lambda record: (record[name],)
         return itemgetter(*self.names)
 
+    def row(self, record: Any, index: int | None = None) -> list[float]:
+        try:
+            return record_row(
+                record, self.names, accepts_missing=self.accepts_missing, strict=self.strict
+            )
+        except InvalidInput as error:
+            if index is None:
+                raise
+            raise InvalidInput(f"record {index}: {error}", error.field) from None
+
+    def predict_one(self, record: Mapping[Any, Any]) -> float:
+        return self.scorer.score_row(self.row(record))
+
+    def predict_records(self, records: Sequence[Mapping[Any, Any]]) -> list[float]:
+        if len(records) == 1:
+            return [self.scorer.score_row(self.row(records[0], 0))]
+        if not records:
+            return []
+        matrix = None if self.strict else self._plain_matrix(records)
+        if matrix is None:
+            import numpy as np
+
+            rows = [self.row(record, index) for index, record in enumerate(records)]
+            matrix = np.array(rows, dtype=np.float64)
+        result: list[float] = self.scorer.score_matrix(matrix).tolist()
+        return result
+
+    def predict_rows(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[float]:
+        missing = [name for name in self.names if name not in columns]
+        if missing:
+            raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
+        if not rows:
+            return []
+        import numpy as np
+
+        names = list(columns)
+        try:
+            matrix = np.array(rows, dtype=np.float64)
+        except (TypeError, ValueError):
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(names):
+            chosen = matrix[:, [names.index(name) for name in self.names]]
+            if np.isfinite(chosen).all():
+                result: list[float] = self.scorer.score_matrix(chosen).tolist()
+                return result
+        # Something needs a word: go record by record, which names the row and field.
+        records = []
+        for index, row in enumerate(rows):
+            if not isinstance(row, Sequence) or isinstance(row, str) or len(row) != len(names):
+                raise InvalidInput(
+                    f"row {index} must be a list of {len(names)} values, one per column"
+                )
+            records.append(dict(zip(names, row, strict=True)))
+        return self.predict_records(records)
+
+    def predict_frame(self, frame: Any) -> Any:
+        return self.scorer.score_matrix(frame_matrix(frame, self.names, self.accepts_missing))
+
+    def predict_array(self, array: Any) -> Any:
+        return self.scorer.score_matrix(check_matrix(array, self.names, self.accepts_missing))
+
+    def _plain_matrix(self, records: Sequence[Mapping[Any, Any]]) -> Any:
+        """The records as a float64 matrix in one pass through C, when nothing needs a word.
+
+        Numbers, numeric strings and booleans convert exactly as record by record; anything
+        else (a missing field, a word, NaN where the model refuses it) returns None, and the
+        record-by-record path then names the record and field at fault.
+        """
+        import numpy as np
+
+        pick = self.pick
+        try:
+            matrix = np.array([pick(record) for record in records], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.names):
+            return None
+        finite = np.isfinite(matrix)
+        if not finite.all() and not (self.accepts_missing and (finite | np.isnan(matrix)).all()):
+            return None
+        return matrix
+
 
 class Predictor:
     def __init__(
         self,
         uri: ModelURI,
         store: ModelStore,
-        loaded: LoadedModel,
+        current: LoadedVersion,
         *,
         allow_pickle: bool = False,
-        strict: bool = False,
     ) -> None:
         self.uri = uri
         self.store = store
-        self.strict = strict
+        self.current = current
         self._allow_pickle = allow_pickle
-        self._loaded = loaded
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
@@ -81,128 +177,61 @@ class Predictor:
             store = ModelStore(store or ref.store)
         name, version = store.resolve(ref)
         predictor = cls(
-            ref,
-            store,
-            _load(store, name, version, allow_pickle),
-            allow_pickle=allow_pickle,
-            strict=strict,
+            ref, store, _load(store, name, version, allow_pickle, strict), allow_pickle=allow_pickle
         )
         if refresh_every is not None:
             predictor.refresh_every(refresh_every)
         return predictor
 
-    # What is loaded
+    # What is loaded now
 
     @property
     def card(self) -> ModelCard:
-        return self._loaded.card
+        return self.current.card
 
     @property
     def name(self) -> str:
-        return self._loaded.card.name
+        return self.current.name
 
     @property
     def version(self) -> int:
-        return self._loaded.card.version
+        return self.current.version
 
     @property
     def signature(self) -> Signature:
-        return self._loaded.card.signature
+        return self.current.card.signature
 
     @property
     def output(self) -> OutputKind:
-        return self._loaded.card.signature.output
+        return self.current.card.signature.output
+
+    @property
+    def strict(self) -> bool:
+        return self.current.strict
 
     def __repr__(self) -> str:
         return f"Predictor({self.name}:{self.version}, {self.output}, from {self.uri})"
 
-    # Predictions
+    # Predictions, each from the version loaded when the call starts
 
     def predict_one(self, record: Mapping[Any, Any]) -> float:
         """One record: the hot path of every server."""
-        loaded = self._loaded
-        row = record_row(
-            record, loaded.names, accepts_missing=loaded.accepts_missing, strict=self.strict
-        )
-        return loaded.scorer.score_row(row)
+        return self.current.predict_one(record)
 
     def predict_records(self, records: Sequence[Mapping[Any, Any]]) -> list[float]:
-        loaded = self._loaded
-        if len(records) == 1:
-            return [self._score_one(loaded, records[0], 0)]
-        if not records:
-            return []
-        matrix = None if self.strict else _plain_matrix(loaded, records)
-        if matrix is not None:
-            fast: list[float] = loaded.scorer.score_matrix(matrix).tolist()
-            return fast
-        rows = []
-        for index, record in enumerate(records):
-            try:
-                rows.append(
-                    record_row(
-                        record,
-                        loaded.names,
-                        accepts_missing=loaded.accepts_missing,
-                        strict=self.strict,
-                    )
-                )
-            except InvalidInput as error:
-                raise InvalidInput(f"record {index}: {error}", error.field) from None
-        import numpy as np
-
-        result: list[float] = loaded.scorer.score_matrix(np.array(rows, dtype=np.float64)).tolist()
-        return result
+        return self.current.predict_records(records)
 
     def predict_rows(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[float]:
         """Rows of values under named columns (MLflow's dataframe_split), in any column order."""
-        loaded = self._loaded
-        missing = [name for name in loaded.names if name not in columns]
-        if missing:
-            raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
-        if not rows:
-            return []
-        import numpy as np
-
-        order = [list(columns).index(name) for name in loaded.names]
-        try:
-            matrix = np.array(rows, dtype=np.float64)
-        except (TypeError, ValueError):
-            matrix = None
-        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(columns):
-            chosen = matrix[:, order]
-            if np.isfinite(chosen).all():
-                result: list[float] = loaded.scorer.score_matrix(chosen).tolist()
-                return result
-        # Something needs a word: go record by record, which names the row and field.
-        names = list(columns)
-        records = []
-        for index, row in enumerate(rows):
-            if not isinstance(row, Sequence) or isinstance(row, str) or len(row) != len(names):
-                raise InvalidInput(
-                    f"row {index} must be a list of {len(names)} values, one per column"
-                )
-            records.append(dict(zip(names, row, strict=True)))
-        return self.predict_records(records)
+        return self.current.predict_rows(columns, rows)
 
     def predict_frame(self, frame: Any) -> Any:
         """Scores for a DataFrame holding the signature's columns (others are ignored)."""
-        loaded = self._loaded
-        return loaded.scorer.score_matrix(frame_matrix(frame, loaded.names, loaded.accepts_missing))
+        return self.current.predict_frame(frame)
 
     def predict_array(self, array: Any) -> Any:
         """Scores for a 2-D array whose columns follow the signature's order."""
-        loaded = self._loaded
-        return loaded.scorer.score_matrix(check_matrix(array, loaded.names, loaded.accepts_missing))
-
-    def _score_one(self, loaded: LoadedModel, record: Mapping[Any, Any], index: int) -> float:
-        try:
-            row = record_row(
-                record, loaded.names, accepts_missing=loaded.accepts_missing, strict=self.strict
-            )
-        except InvalidInput as error:
-            raise InvalidInput(f"record {index}: {error}", error.field) from None
-        return loaded.scorer.score_row(row)
+        return self.current.predict_array(array)
 
     # Reloading
 
@@ -210,10 +239,10 @@ class Predictor:
         """Re-resolve the URI; load and swap in the version it points at if it changed."""
         with self._refresh_lock:
             name, version = self.store.resolve(self.uri)
-            previous = self._loaded.card
+            previous = self.current
             if (name, version) == (previous.name, previous.version):
                 return False
-            self._loaded = _load(self.store, name, version, self._allow_pickle)
+            self.current = _load(self.store, name, version, self._allow_pickle, previous.strict)
             log.info("loaded %s:%s in place of version %s", name, version, previous.version)
             return True
 
@@ -249,29 +278,9 @@ class Predictor:
         self.close()
 
 
-def _plain_matrix(loaded: LoadedModel, records: Sequence[Mapping[Any, Any]]) -> Any:
-    """The records as a float64 matrix in one pass through C, when nothing needs a word.
-
-    Numbers, numeric strings and booleans convert exactly as record by record; anything
-    else (a missing field, a word, NaN where the model refuses it) returns None, and the
-    record-by-record path then names the record and field at fault.
-    """
-    import numpy as np
-
-    pick = loaded.pick
-    try:
-        matrix = np.array([pick(record) for record in records], dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
-        return None
-    if matrix.ndim != 2 or matrix.shape[1] != len(loaded.names):
-        return None
-    finite = np.isfinite(matrix)
-    if not finite.all() and not (loaded.accepts_missing and (finite | np.isnan(matrix)).all()):
-        return None
-    return matrix
-
-
-def _load(store: ModelStore, name: str, version: int, allow_pickle: bool) -> LoadedModel:
+def _load(
+    store: ModelStore, name: str, version: int, allow_pickle: bool, strict: bool
+) -> LoadedVersion:
     card = ModelCard.from_json(store.read_version(name, version, only=(CARD,))[CARD])
     probability = card.signature.output == "probability"
     scorer: Scorer
@@ -289,4 +298,4 @@ def _load(store: ModelStore, name: str, version: int, allow_pickle: bool) -> Loa
         else:
             scorer = EstimatorScorer(model, probability)
             accepts_missing = type(model).__name__ in _MISSING_AWARE
-    return LoadedModel(card, scorer, card.signature.names, accepts_missing)
+    return LoadedVersion(card, scorer, accepts_missing, strict)

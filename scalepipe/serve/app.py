@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 import orjson
 
 from scalepipe.predict import InvalidInput, Predictor
+from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.serve.auth import OPEN_PATHS, ApiKeys
 from scalepipe.serve.metrics import Metrics
 from scalepipe.serve.openapi import docs_page, openapi_document
@@ -31,7 +32,7 @@ log = logging.getLogger("scalepipe.serve")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-PredictionHook = Callable[[Predictor, Any, list[float], float], None]
+PredictionHook = Callable[[LoadedVersion, Any, list[float], float], None]
 DEFAULT_BODY_LIMIT = 1 << 20
 Header = tuple[bytes, bytes]
 Response = tuple[int, bytes, list[Header]]
@@ -56,6 +57,7 @@ class ServingApp:
         on_prediction: PredictionHook | None = None,
         on_reload: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        on_shutdown: Sequence[Callable[[], None]] = (),
     ) -> None:
         if not predictors:
             raise ValueError("serve at least one model")
@@ -68,11 +70,12 @@ class ServingApp:
         self._request_ids = itertools.count(1)
         self._pid = os.getpid()
         self.metrics = metrics
+        self.on_shutdown = list(on_shutdown)
         self._versions_seen: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -102,9 +105,8 @@ class ServingApp:
         method: str = scope["method"]
         if path == "/":
             params = await self._params(scope, receive, method)
-            predictor = self.first
-            score = self._predict(predictor, params)[0]
-            return _json(200, {"response": repr(score), "success": True}, _model_headers(predictor))
+            scores, model = self._predict(self.first, params)
+            return _json(200, {"response": repr(scores[0]), "success": True}, _model_headers(model))
         if path == "/echo":
             params = await self._params(scope, receive, method)
             if not params:
@@ -163,31 +165,50 @@ class ServingApp:
             raise HttpError(404, f"no route {path}")
         _allow(method, "POST")
         body = await self._json_body(receive, scope)
-        predictions = self._predict(predictor, _instances(body))
-        model = {"name": predictor.name, "version": predictor.version}
-        return _json(200, {"predictions": predictions, "model": model}, _model_headers(predictor))
+        predictions, model = self._predict(predictor, _instances(body))
+        described = {"name": model.name, "version": model.version}
+        return _json(200, {"predictions": predictions, "model": described}, _model_headers(model))
 
     def _predict(
         self, predictor: Predictor, request: dict[str, Any] | list[dict[str, Any]] | _Split
-    ) -> list[float]:
-        """Score one record (the book's routes), a list, or a split; 422 names the bad field."""
+    ) -> tuple[list[float], LoadedVersion]:
+        """Score one record (the book's routes), a list, or a split; 422 names the bad field.
+
+        Returns the scores with the version that made them: the one the caller reports.
+        """
         started = time.perf_counter()
+        model = predictor.current
         try:
             if isinstance(request, dict):
-                scores = [predictor.predict_one(request)]
+                scores = [model.predict_one(request)]
             elif isinstance(request, _Split):
-                scores = predictor.predict_rows(request.columns, request.rows)
+                scores = model.predict_rows(request.columns, request.rows)
             else:
-                scores = predictor.predict_records(request)
+                scores = model.predict_records(request)
         except InvalidInput as error:
             raise HttpError(422, str(error), error.field) from None
         if self.on_prediction is not None:
-            self.on_prediction(predictor, request, scores, time.perf_counter() - started)
+            self.on_prediction(model, request, scores, time.perf_counter() - started)
         if self.metrics is not None:
-            self.metrics.predicted(predictor.name, len(scores))
-            if self._versions_seen.get(predictor.name) != predictor.version:
+            self.metrics.predicted(model.name, len(scores))
+            if self._versions_seen.get(model.name) != model.version:
                 self._note_versions()
-        return scores
+        return scores, model
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Run the shutdown hooks (the prediction log's last flush) after requests drain."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.on_shutdown:
+                    try:
+                        hook()
+                    except Exception:
+                        log.exception("a shutdown step failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     def _note_versions(self) -> None:
         if self.metrics is None:
@@ -323,23 +344,13 @@ def _describe(predictor: Predictor) -> dict[str, Any]:
     }
 
 
-def _model_headers(predictor: Predictor) -> list[Header]:
+def _model_headers(model: LoadedVersion) -> list[Header]:
     return [
-        (b"x-model-name", predictor.name.encode()),
-        (b"x-model-version", str(predictor.version).encode()),
+        (b"x-model-name", model.name.encode()),
+        (b"x-model-version", str(model.version).encode()),
     ]
 
 
 def _json(status: int, payload: Any, headers: Iterable[Header] = ()) -> Response:
     body = orjson.dumps(payload)
     return status, body, [_JSON, (b"content-length", str(len(body)).encode()), *headers]
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -30,6 +30,7 @@ from scalepipe.predict import Predictor
 from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
 from scalepipe.serve.auth import ApiKeys
 from scalepipe.serve.metrics import Metrics, multiprocess_folder, worker_exited
+from scalepipe.serve.predlog import PredictionLog
 
 log = logging.getLogger("scalepipe.serve")
 GRACEFUL_SECONDS = 30
@@ -46,6 +47,7 @@ class ServerOptions:
     refresh_seconds: float | None = None
     body_limit: int = DEFAULT_BODY_LIMIT
     allow_pickle: bool = False
+    log_predictions: Path | None = None
     on_ready: Callable[[str], None] | None = field(default=None, repr=False)
 
 
@@ -94,12 +96,18 @@ def serve(options: ServerOptions) -> None:
             threading.Thread(target=_refresh_all, args=(predictors,), daemon=True).start()
 
         signal.signal(signal.SIGHUP, reload_here)
+        prediction_log = None
+        if options.log_predictions is not None:
+            prediction_log = PredictionLog(options.log_predictions)
+            prediction_log.start()
         return ServingApp(
             predictors,
             api_keys=api_keys,
             body_limit=options.body_limit,
             on_reload=reload_everywhere,
             metrics=Metrics(),
+            on_prediction=prediction_log.record if prediction_log else None,
+            on_shutdown=[prediction_log.close] if prediction_log else [],
         )
 
     names = ", ".join(p.name for p in predictors)

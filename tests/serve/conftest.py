@@ -43,11 +43,13 @@ def start_server(*args: str, env: dict[str, str] | None = None) -> subprocess.Po
 
 def wait_for_url(process: subprocess.Popen[str]) -> str:
     assert process.stderr is not None
+    said = []
     for line in process.stderr:
         found = re.search(r"serving on (http://\S+)", line)
         if found:
             return found.group(1)
-    raise AssertionError(f"the server exited with {process.wait()} before serving")
+        said.append(line)
+    raise AssertionError(f"the server exited with {process.wait()} before serving: {''.join(said)}")
 
 
 @pytest.fixture

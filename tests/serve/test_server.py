@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import threading
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from scalepipe.predict import Predictor
+from scalepipe.store import ModelStore
 from tests import models
 from tests.serve.conftest import API_KEY, Server, start_server
 
@@ -159,40 +161,33 @@ def test_admin_reload_loads_a_promoted_version_in_every_worker(
     assert requests.post(f"{server.url}/admin/reload", timeout=10).status_code == 401
     reloaded = requests.post(f"{server.url}/admin/reload", headers=headers, timeout=10).json()
     assert reloaded["models"] == {"games": 2}
-    deadline = time.monotonic() + 10
-    while True:
-        # A new connection each time, so that both workers answer over the loop.
+    _wait_for_version(server, "2", headers)
+
+
+def _wait_for_version(server: Server, version: str, headers: dict[str, str] | None = None) -> None:
+    """Until every worker answers with `version` (new connections reach both workers)."""
+    deadline = time.monotonic() + 20
+    versions: set[str] = set()
+    while time.monotonic() < deadline:
         versions = {
             requests.get(
                 server.url,
                 params=BOOK_PARAMS,
-                headers=headers | {"Connection": "close"},
+                headers=(headers or {}) | {"Connection": "close"},
                 timeout=10,
             ).headers["x-model-version"]
-            for _ in range(20)
+            for _ in range(10)
         }
-        if versions == {"2"} or time.monotonic() > deadline:
-            break
+        if versions == {version}:
+            return
         time.sleep(0.1)
-    assert versions == {"2"}
+    raise AssertionError(f"still serving versions {versions}, not {version}")
 
 
 def test_refresh_follows_a_promotion_without_a_request(serve_models: Callable[..., Server]) -> None:
     server = serve_models("games", "--refresh", "0.2")
     server.store.publish(models.prepared("gbm"), "games", alias="champion")
-    deadline = time.monotonic() + 15
-    versions: set[str] = set()
-    while time.monotonic() < deadline:
-        versions = {
-            requests.get(
-                server.url, params=BOOK_PARAMS, headers={"Connection": "close"}, timeout=10
-            ).headers["x-model-version"]
-            for _ in range(10)
-        }
-        if versions == {"2"}:
-            break
-        time.sleep(0.2)
-    assert versions == {"2"}
+    _wait_for_version(server, "2")
 
 
 def test_sigterm_drains_and_exits_cleanly(server: Server) -> None:
@@ -255,3 +250,94 @@ def test_metrics_add_up_across_workers(serve_models: Callable[..., Server]) -> N
     assert _metric(text, "scalepipe_predictions_total", model="games") == 37
     assert _metric(text, "scalepipe_request_duration_seconds_count", route="/") == 60
     assert _metric(text, "scalepipe_model_version", model="games") == 1
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_every_prediction_is_logged_and_none_lost_on_sigterm(
+    serve_models: Callable[..., Server], tmp_path: Path, suffix: str
+) -> None:
+    log_path = tmp_path / f"predictions{suffix}"
+    server = serve_models("games", "housing", "--log-predictions", str(log_path))
+    for _ in range(25):
+        requests.get(server.url, params=BOOK_PARAMS, headers={"Connection": "close"}, timeout=10)
+    columns = list(HOUSE)
+    split: dict[str, Any] = {
+        "dataframe_split": {"columns": columns, "data": [[HOUSE[c] for c in columns]] * 4}
+    }
+    requests.post(f"{server.url}/v1/models/housing/predict", json=split, timeout=10)
+    requests.get(server.url, params={"G1": "1"}, timeout=10)  # refused: not a prediction
+    assert server.stop() == 0
+    if suffix == ".parquet":
+        import pandas as pd
+
+        rows = pd.read_parquet(log_path).to_dict("records")
+        for row in rows:
+            row["inputs"] = json.loads(row["inputs"])
+    else:
+        rows = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert len(rows) == 29
+    games = [row for row in rows if row["model"] == "games"]
+    assert len(games) == 25 and all(row["inputs"] == BOOK_PARAMS for row in games)
+    assert all(row["version"] == 1 and row["latency_ms"] > 0 for row in rows)
+    houses = [row for row in rows if row["model"] == "housing"]
+    assert len(houses) == 4 and houses[0]["inputs"]["rm"] == 6.2 and 0 < houses[0]["output"] < 60
+
+
+def test_the_keras_mlp_is_served_through_the_same_routes(
+    published: ModelStore, serve_models: Callable[..., Server]
+) -> None:
+    published.publish(models.prepared("mlp"), "mlp", alias="champion")
+    server = serve_models("mlp")
+    expected = Predictor.load("mlp", store=published).predict_one(BOOK_PARAMS)
+    book = requests.get(server.url, params=BOOK_PARAMS, timeout=30).json()
+    assert book["success"] and float(book["response"]) == pytest.approx(expected, rel=1e-6)
+    v1 = requests.post(
+        f"{server.url}/v1/models/mlp/predict", json={"instances": [BOOK_PARAMS] * 3}, timeout=30
+    )
+    assert v1.json()["predictions"] == pytest.approx([expected] * 3, rel=1e-5)
+
+
+def test_promoting_under_load_fails_no_request_and_mixes_no_versions(
+    serve_models: Callable[..., Server],
+) -> None:
+    server = serve_models("games", "--refresh", "0.1", "--workers", "2")
+    answers = {
+        version: Predictor.load(f"games:{version}", store=server.store).predict_one(BOOK_PARAMS)
+        for version in (1,)
+    }
+    server.store.publish(models.prepared("gbm"), "games")
+    answers[2] = Predictor.load("games:2", store=server.store).predict_one(BOOK_PARAMS)
+    # Serve each version once first: the first gradient-boosting load imports scikit-learn.
+    for version in (2, 1):
+        server.store.promote("games", version, "champion")
+        _wait_for_version(server, str(version))
+    seen: list[tuple[int, str, str]] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                response = session.get(server.url, params=BOOK_PARAMS, timeout=10)
+                seen.append(
+                    (
+                        response.status_code,
+                        response.headers.get("x-model-version", ""),
+                        response.text,
+                    )
+                )
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    for version in (2, 1, 2, 1, 2):
+        time.sleep(0.4)
+        server.store.promote("games", version, "champion")
+    time.sleep(0.6)
+    stop.set()
+    for thread in clients:
+        thread.join()
+    assert len(seen) > 200
+    assert {status for status, _, _ in seen} == {200}
+    for _, header, text in seen:
+        assert json.loads(text)["response"] == repr(answers[int(header)])
+    assert {header for _, header, _ in seen} == {"1", "2"}
