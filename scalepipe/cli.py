@@ -580,31 +580,49 @@ def serve(
 
 
 @app.command()
-def quickstart(json_output: JsonOption = False) -> None:
-    """Load the datasets into the local warehouse, train the book's two models, report.
+def quickstart(
+    serve_models: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by serving the champions over HTTP.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port to serve on (0: any free port).", min=0)] = 8000,
+    json_output: JsonOption = False,
+) -> None:
+    """Load the datasets, train the book's two models, publish and serve them.
 
     Example: scalepipe quickstart
     """
-    from scalepipe.quickstart import run_quickstart
+    from scalepipe.quickstart import example_calls, run_quickstart
 
     settings = Settings.load()
     with _progress() as progress:
         report = run_quickstart(settings, on_block=_block_reporter(progress))
     if json_output:
         _print_json(report.to_dict())
-        return
-    for dataset, tables in report.loaded.items():
-        for table, count in tables.items():
-            out.print(f"loaded {dataset}: {count:,} rows into {table}")
-    out.print(f"warehouse: {settings.warehouse}")
-    out.print(book_table(report.results, "generated data, 1 split"))
-    for trained in report.models:
-        out.print(f"plot of {trained.dataset} {trained.recipe}: {trained.plot}")
-    for uri in report.published:
-        out.print(f"published {uri}")
-    out.print(
-        "Next: scalepipe reproduce --data-dir ../shared/data  (the book's table on the real files)"
-    )
+    else:
+        for dataset, tables in report.loaded.items():
+            for table, count in tables.items():
+                out.print(f"loaded {dataset}: {count:,} rows into {table}")
+        out.print(f"warehouse: {settings.warehouse}")
+        out.print(book_table(report.results, "generated data, 1 split"))
+        for trained in report.models:
+            out.print(f"plot of {trained.dataset} {trained.recipe}: {trained.plot}")
+        for uri in report.published:
+            out.print(f"published {uri}")
+        out.print(
+            "The book's table on the real files: scalepipe reproduce --data-dir ../shared/data"
+        )
+    if serve_models:
+        from scalepipe.serve.runner import ServerOptions
+        from scalepipe.serve.runner import serve as run_server
+
+        def show_calls(url: str) -> None:
+            console.print(example_calls(url), highlight=False, soft_wrap=True, markup=False)
+
+        run_server(
+            ServerOptions(
+                uris=["games", "housing"], store=settings.store, port=port, on_ready=show_calls
+            )
+        )
 
 
 if __name__ == "__main__":

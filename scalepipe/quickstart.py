@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from scalepipe.train.reproduce import BOOK_TABLE, Reproduced
 from scalepipe.train.run import TrainedModel, train
 
 QUICKSTART_MODELS = (("games", "logistic"), ("housing", "linear"))
+GAMES_REQUEST = {f"G{i}": str(int(i in (1, 10))) for i in range(1, 11)}
+HOUSE = {
+    "crim": 0.1, "zn": 0, "indus": 5, "chas": 0, "nox": 0.5, "rm": 6.2, "age": 50, "dis": 4,
+    "rad": 4, "tax": 300, "ptratio": 18, "b": 390, "lstat": 10,
+}  # fmt: skip
 
 
 @dataclass
@@ -60,3 +66,20 @@ def run_quickstart(settings: Settings, on_block: BlockCallback | None = None) ->
             if (b.dataset, b.recipe) == (dataset, recipe)
         )
     return report
+
+
+def example_calls(url: str) -> str:
+    """Working calls against the quickstart server: curl and the book's requests client."""
+    query = "&".join(f"{name}={value}" for name, value in GAMES_REQUEST.items())
+    split = {"dataframe_split": {"columns": list(HOUSE), "data": [list(HOUSE.values())]}}
+    return "\n".join(
+        [
+            f"serving games and housing on {url} (Ctrl-C stops). Try:",
+            f"  curl '{url}/?{query}'",
+            f"  curl -X POST {url}/v1/models/housing/predict "
+            f"-H 'Content-Type: application/json' -d '{json.dumps(split)}'",
+            f'  python -c \'import requests; print(requests.post("{url}", '
+            f"json={json.dumps(GAMES_REQUEST)}).json())'",
+            f"  docs: {url}/docs   metrics: {url}/metrics",
+        ]
+    )

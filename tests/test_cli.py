@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 
 
 def test_quickstart_loads_the_warehouse_trains_and_compares_with_the_book(tmp_path: Path) -> None:
-    result = scalepipe("quickstart", "--json", cwd=tmp_path)
+    result = scalepipe("quickstart", "--no-serve", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["loaded"]["games"] == {"games": 22_905}
@@ -65,7 +66,7 @@ def test_quickstart_loads_the_warehouse_trains_and_compares_with_the_book(tmp_pa
 
 
 def test_quickstart_prints_a_table_next_to_the_book(tmp_path: Path) -> None:
-    result = scalepipe("quickstart", cwd=tmp_path)
+    result = scalepipe("quickstart", "--no-serve", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "The book's chapter-1 results" in result.stdout
     assert "0.757" in result.stdout and "0.699" in result.stdout
@@ -159,3 +160,32 @@ def test_a_tampered_model_fails_verify_with_exit_2() -> None:
     result = scalepipe("models", "verify", "housing")
     assert result.returncode == 2
     assert "linear.json does not match its sha256" in " ".join(result.stderr.split())
+
+
+def test_quickstart_ends_serving_and_its_example_calls_work(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scalepipe.cli", "quickstart", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    try:
+        assert process.stderr is not None
+        calls: list[str] = []
+        for line in process.stderr:
+            if line.startswith("serving games and housing on"):
+                calls = [next(process.stderr).strip() for _ in range(3)]
+                break
+        assert len(calls) == 3, "quickstart did not start serving"
+        for call in calls:
+            answer = subprocess.run(call, shell=True, capture_output=True, text=True, timeout=60)
+            assert answer.returncode == 0, answer.stderr
+            said = " ".join(answer.stdout.split())
+            assert any(
+                mark in said for mark in ("'success': True", '"success":true', '"predictions"')
+            ), call
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0

@@ -16,15 +16,12 @@ import pytest
 import requests
 
 from scalepipe.predict import Predictor
+from scalepipe.quickstart import HOUSE
 from scalepipe.store import ModelStore
 from tests import models
 from tests.serve.conftest import API_KEY, Server, start_server
 
 BOOK_PARAMS = {f"G{i}": str(i % 2) for i in range(1, 11)}
-HOUSE = {
-    "crim": 0.1, "zn": 0, "indus": 5, "chas": 0, "nox": 0.5, "rm": 6.2, "age": 50, "dis": 4,
-    "rad": 4, "tax": 300, "ptratio": 18, "b": 390, "lstat": 10,
-}  # fmt: skip
 
 
 def test_the_books_get_and_post_clients_work_unchanged(server: Server) -> None:
