@@ -30,6 +30,7 @@ test: $(STAMP_DEV)
 	$(BIN)/pytest
 
 bench: $(STAMP_DEV)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
