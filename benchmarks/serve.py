@@ -93,11 +93,28 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     }
 
 
+def group_cpu_seconds(group: int) -> dict[int, float]:
+    """CPU seconds used so far by each process of a process group (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 def post_script(folder: Path, name: str, body: Any) -> Path:
     path = folder / f"{name}.lua"
     payload = json.dumps(json.dumps(body))
     path.write_text(
-        f'wrk.method = "POST"\nwrk.body = {payload}\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.method = "POST"\nwrk.body = {payload}\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
     )
     return path
 
@@ -137,7 +154,8 @@ def main() -> None:
         }
         cases: dict[str, tuple[list[str], str, str, Path]] = {
             "(a) book: Flask + gunicorn, 2 sync workers": (
-                [str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}", "--log-level", "warning", "book_flask_app:app"],
+                [str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
+                 "--log-level", "warning", "book_flask_app:app"],
                 "/?" + query, "/batch", post_script(folder, "book", records),
             ),
             "(b) mlflow models serve, 2 workers": (
@@ -146,7 +164,8 @@ def main() -> None:
                 "/invocations", "/invocations", post_script(folder, "mlflow", split),
             ),
             "(c) scalepipe serve, 2 workers": (
-                [str(BIN / "scalepipe"), "serve", "games", "--store", store.url, "--workers", "2", "--port", "{port}"],
+                [str(BIN / "scalepipe"), "serve", "games", "--store", store.url,
+                 "--workers", "2", "--port", "{port}"],
                 "/?" + query, "/v1/models/games/predict", post_script(folder, "scalepipe", split),
             ),
             "(d) ceiling: raw ASGI constant, same server, 2 workers": (
@@ -175,6 +194,7 @@ def main() -> None:
                 )
                 measured: dict[str, dict[str, float]] = {}
                 for connections in CONNECTIONS:
+                    before = group_cpu_seconds(process.pid)
                     if "mlflow" in name:  # MLflow scores only POSTed frames
                         measured[f"get{connections}"] = wrk(
                             base + get_path, connections, options.seconds, one_row_mlflow
@@ -183,6 +203,10 @@ def main() -> None:
                         measured[f"get{connections}"] = wrk(
                             base + get_path, connections, options.seconds
                         )
+                    after = group_cpu_seconds(process.pid)
+                    busy = sorted(after[pid] - before.get(pid, 0.0) for pid in after)
+                    measured[f"get{connections}"]["cores"] = sum(busy) / options.seconds
+                    measured[f"get{connections}"]["busiest_share"] = busy[-1] / max(sum(busy), 1e-9)
                 measured["batch"] = wrk(base + post_path, 4, options.seconds, batch_script)
                 results[name] = measured
                 print(f"measured {name}", file=sys.stderr)
@@ -196,24 +220,27 @@ def main() -> None:
 def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
     names = list(results)
     book, ceiling = results[names[0]], results[names[3]]
-    print(
-        f"{'single-row requests/s (wrk -t1)':56} {'1 conn':>9} {'16 conn':>9} {'64 conn':>9} {'p99@16':>8} {'x (a)@64':>9} {'% (d)@64':>9}"
-    )
+    columns = ("1 conn", "16 conn", "64 conn", "p99@16", "x (a)@64", "% (d)@64")
+    print(f"{'single-row requests/s (wrk -t1)':56} " + " ".join(f"{c:>9}" for c in columns))
     for name, measured in results.items():
         rates = [measured[f"get{c}"]["rate"] for c in CONNECTIONS]
-        p99 = measured["get16"]["p99_ms"]
+        times_book = rates[2] / book["get64"]["rate"]
+        of_ceiling = 100 * rates[2] / ceiling["get64"]["rate"]
         print(
-            f"{name:56} {rates[0]:>9,.0f} {rates[1]:>9,.0f} {rates[2]:>9,.0f} {p99:>6.2f}ms "
-            f"{rates[2] / book['get64']['rate']:>8.1f}x {100 * rates[2] / ceiling['get64']['rate']:>8.0f}%"
+            f"{name:56} {rates[0]:>9,.0f} {rates[1]:>9,.0f} {rates[2]:>9,.0f} "
+            f"{measured['get16']['p99_ms']:>7.2f}ms {times_book:>8.1f}x {of_ceiling:>8.0f}%"
         )
-    print(
-        f"\n{f'{BATCH_ROWS:,}-row POSTs (4 connections)':56} {'req/s':>9} {'rows/s':>12} {'x (a)':>8} {'errors':>7}"
-    )
+    print(f"\n{'server CPU during the 64-connection run':56} {'cores':>9} {'busiest process':>16}")
+    for name, measured in results.items():
+        run = measured["get64"]
+        print(f"{name:56} {run['cores']:>9.2f} {run['busiest_share']:>15.0%}")
+    header = f"{'req/s':>9} {'rows/s':>12} {'x (a)':>8} {'errors':>7}"
+    print(f"\n{f'{BATCH_ROWS:,}-row POSTs (4 connections)':56} {header}")
     for name, measured in results.items():
         rate = measured["batch"]["rate"]
         print(
-            f"{name:56} {rate:>9,.0f} {rate * BATCH_ROWS:>12,.0f} {rate / book['batch']['rate']:>7.1f}x "
-            f"{measured['batch']['errors']:>7.0f}"
+            f"{name:56} {rate:>9,.0f} {rate * BATCH_ROWS:>12,.0f} "
+            f"{rate / book['batch']['rate']:>7.1f}x {measured['batch']['errors']:>7.0f}"
         )
 
 
