@@ -97,18 +97,22 @@ def serve(options: ServerOptions) -> None:
             threading.Thread(target=_refresh_all, args=(predictors,), daemon=True).start()
 
         signal.signal(signal.SIGHUP, reload_here)
+        metrics = Metrics()
+        metrics.start()
+        shutdown = [metrics.close]
         prediction_log = None
         if options.log_predictions is not None:
             prediction_log = PredictionLog(options.log_predictions)
             prediction_log.start()
+            shutdown.append(prediction_log.close)
         return ServingApp(
             predictors,
             api_keys=api_keys,
             body_limit=options.body_limit,
             on_reload=reload_everywhere,
-            metrics=Metrics(),
+            metrics=metrics,
             on_prediction=prediction_log.record if prediction_log else None,
-            on_shutdown=[prediction_log.close] if prediction_log else [],
+            on_shutdown=shutdown,
         )
 
     names = ", ".join(p.name for p in predictors)

@@ -17,6 +17,7 @@ import requests
 
 from scalepipe.predict import Predictor
 from scalepipe.quickstart import HOUSE
+from scalepipe.serve.metrics import FLUSH_SECONDS
 from scalepipe.store import ModelStore
 from tests import models
 from tests.serve.conftest import API_KEY, Server, start_server
@@ -241,6 +242,7 @@ def test_metrics_add_up_across_workers(serve_models: Callable[..., Server]) -> N
         requests.get(server.url, params={"G1": "1"}, headers={"Connection": "close"}, timeout=10)
     records = [dict(BOOK_PARAMS)] * 7
     requests.post(f"{server.url}/v1/models/games/predict", json={"instances": records}, timeout=10)
+    time.sleep(3 * FLUSH_SECONDS)  # the other worker adds its counts within a flush interval
     text = requests.get(f"{server.url}/metrics", timeout=10).text
     assert _metric(text, "scalepipe_requests_total", route="/", status="200") == 30
     assert _metric(text, "scalepipe_requests_total", route="/", status="422") == 30
