@@ -15,6 +15,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from scalepipe.serve.background import PeriodicFlush
+
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FLUSH_SECONDS = 0.25
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -43,7 +45,7 @@ def worker_exited(pid: int) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
-class Metrics:
+class Metrics(PeriodicFlush):
     """Requests by route and status, latency, predictions, loaded model versions.
 
     Requests only add to plain dicts; flush() moves the totals into prometheus_client's
@@ -55,6 +57,7 @@ class Metrics:
     def __init__(self, flush_seconds: float = FLUSH_SECONDS) -> None:
         import prometheus_client
 
+        super().__init__("metrics", flush_seconds)
         self._client = prometheus_client
         self.registry = prometheus_client.CollectorRegistry()
         self.requests = prometheus_client.Counter(
@@ -84,22 +87,6 @@ class Metrics:
         self._latencies: dict[str, list[float]] = {}  # per route: bucket counts..., sum
         self._predictions: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._flush_seconds = flush_seconds
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Flush in the background (call in the process that serves, after any fork)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="metrics", daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self.flush()
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         key = (route, status)
@@ -146,7 +133,3 @@ class Metrics:
             registry = self._client.CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return self._client.generate_latest(registry), self._client.CONTENT_TYPE_LATEST
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._flush_seconds):
-            self.flush()

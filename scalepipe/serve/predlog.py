@@ -20,14 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scalepipe.serve.background import PeriodicFlush
+
 if TYPE_CHECKING:
     from scalepipe.predict.predictor import LoadedVersion
 
 FLUSH_SECONDS = 1.0
 
 
-class PredictionLog:
+class PredictionLog(PeriodicFlush):
     def __init__(self, path: Path, flush_seconds: float = FLUSH_SECONDS) -> None:
+        super().__init__("prediction log", flush_seconds)
         self.path = path
         self.parquet = path.suffix == ".parquet"
         if self.parquet:
@@ -36,26 +39,12 @@ class PredictionLog:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._pending: list[tuple[float, str, int, Any, list[float], float]] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._flush_seconds = flush_seconds
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="prediction log", daemon=True)
-        self._thread.start()
 
     def record(
         self, model: LoadedVersion, request: Any, scores: list[float], seconds: float
     ) -> None:
         """The hot path: remember what happened; the writing happens elsewhere."""
         self._pending.append((time.time(), model.name, model.version, request, scores, seconds))
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self.flush()
 
     def flush(self) -> int:
         with self._lock:
@@ -64,15 +53,6 @@ class PredictionLog:
             if rows:
                 self._write(rows)
             return len(rows)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._flush_seconds):
-            try:
-                self.flush()
-            except Exception:  # a full disk must not take the server down
-                import logging
-
-                logging.getLogger("scalepipe.serve").exception("writing the prediction log failed")
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         if self.parquet:
