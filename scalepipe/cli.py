@@ -259,7 +259,7 @@ def train(
             plot=plot,
             on_epoch=on_epoch,
         )
-    published = publish_trained(trained, name, alias, store) if publish else None
+    published = _publish_trained(trained, name, alias, store) if publish else None
     if json_output:
         _print_json(
             {
@@ -284,7 +284,7 @@ def train(
         out.print(f"published {published['uri']}" + (f" as {alias}" if alias else ""))
 
 
-def publish_trained(
+def _publish_trained(
     trained: Any, name: str | None, alias: str | None, store_url: str | None
 ) -> dict[str, Any]:
     from scalepipe.store import ModelStore
