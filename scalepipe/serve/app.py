@@ -79,41 +79,56 @@ class ServingApp:
             return
         if scope["type"] != "http":
             return
-        path: str = scope["path"]
+        method: str = scope["method"]
+        headers: list[Header] = scope["headers"]
+        try:
+            body = b"" if method == "GET" else await self._read_body(receive, headers)
+        except HttpError as error:
+            response = _error_response(error)
+        else:
+            response = self.respond(method, scope["path"], scope["query_string"], headers, body)
+        status, content, extra = response
+        await send({"type": "http.response.start", "status": status, "headers": extra})
+        await send({"type": "http.response.body", "body": content})
+
+    def respond(
+        self, method: str, path: str, query: bytes, headers: Iterable[Header], body: bytes
+    ) -> Response:
+        """One whole request in, one response out: the same for HTTP and any other transport.
+
+        Checks the API key and the body limit, routes, and turns every error into its
+        JSON answer (a 500 is logged with a request id and says nothing more).
+        """
         started = time.perf_counter()
         try:
-            if path not in OPEN_PATHS and not self.api_keys.allows(scope["headers"]):
+            if path not in OPEN_PATHS and not self.api_keys.allows(headers):
                 raise HttpError(401, "missing or wrong API key: send Authorization: Bearer KEY")
-            response = await self._route(scope, receive, path)
+            if len(body) > self.body_limit:
+                raise HttpError(413, f"the body is over the {self.body_limit:,}-byte limit")
+            response = self._route(method, path, query, body)
         except HttpError as error:
-            payload = {"success": False, "error": str(error)}
-            if error.field is not None:
-                payload["field"] = error.field
-            response = _json(error.status, payload)
+            response = _error_response(error)
         except Exception:
             request_id = f"{self._pid:x}-{next(self._request_ids):x}"
-            log.exception("request %s %s %s failed", request_id, scope["method"], path)
+            log.exception("request %s %s %s failed", request_id, method, path)
             payload = {"success": False, "error": "internal error", "request_id": request_id}
             response = _json(500, payload, [(b"x-request-id", request_id.encode())])
-        status, body, headers = response
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
         if self.metrics is not None:
-            self.metrics.observe(_route_label(path), status, time.perf_counter() - started)
+            self.metrics.observe(_route_label(path), response[0], time.perf_counter() - started)
+        return response
 
-    async def _route(self, scope: Scope, receive: Receive, path: str) -> Response:
-        method: str = scope["method"]
+    def _route(self, method: str, path: str, query: bytes, body: bytes) -> Response:
         if path == "/":
-            params = await self._params(scope, receive, method)
+            params = _params(method, query, body)
             scores, model = self._predict(self.first, params)
             return _json(200, {"response": repr(scores[0]), "success": True}, _model_headers(model))
         if path == "/echo":
-            params = await self._params(scope, receive, method)
+            params = _params(method, query, body)
             if not params:
                 return _json(200, {"success": False})
             return _json(200, {"response": params.get("msg"), "success": True})
         if path.startswith("/v1/models"):
-            return await self._models_api(scope, receive, method, path)
+            return self._models_api(method, path, body)
         if path == "/healthz":
             return _json(200, {"status": "ok"})
         if path == "/readyz":
@@ -150,7 +165,7 @@ class ServingApp:
             return _json(200, {"reloaded": changed, "models": versions})
         raise HttpError(404, f"no route {path}")
 
-    async def _models_api(self, scope: Scope, receive: Receive, method: str, path: str) -> Response:
+    def _models_api(self, method: str, path: str, body: bytes) -> Response:
         parts = path.rstrip("/").split("/")[3:]
         if not parts:
             _allow(method, "GET")
@@ -164,8 +179,7 @@ class ServingApp:
         if parts[1:] != ["predict"]:
             raise HttpError(404, f"no route {path}")
         _allow(method, "POST")
-        body = await self._json_body(receive, scope)
-        predictions, model = self._predict(predictor, _instances(body))
+        predictions, model = self._predict(predictor, _instances(_json_body(body)))
         described = {"name": model.name, "version": model.version}
         return _json(200, {"predictions": predictions, "model": described}, _model_headers(model))
 
@@ -217,27 +231,8 @@ class ServingApp:
             self._versions_seen[name] = predictor.version
             self.metrics.loaded(name, predictor.version)
 
-    async def _params(self, scope: Scope, receive: Receive, method: str) -> dict[str, Any]:
-        """Query arguments for GET, the JSON object for POST (the book's two clients)."""
-        if method == "GET":
-            return _query(scope["query_string"])
-        _allow(method, "GET", "POST")
-        body = await self._json_body(receive, scope)
-        if not isinstance(body, dict):
-            raise HttpError(400, "the JSON body must be an object of features")
-        return body
-
-    async def _json_body(self, receive: Receive, scope: Scope) -> Any:
-        raw = await self._read_body(receive, scope)
-        if not raw:
-            return {}
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise HttpError(400, f"malformed JSON: {error}") from None
-
-    async def _read_body(self, receive: Receive, scope: Scope) -> bytes:
-        for name, value in scope["headers"]:
+    async def _read_body(self, receive: Receive, headers: Iterable[Header]) -> bytes:
+        for name, value in headers:
             if name == b"content-length" and value.isdigit() and int(value) > self.body_limit:
                 raise HttpError(413, f"the body is over the {self.body_limit:,}-byte limit")
         chunks = []
@@ -279,6 +274,33 @@ def _route_label(path: str) -> str:
             else "/v1/models/{name}"
         )
     return "other"
+
+
+def _params(method: str, query: bytes, body: bytes) -> dict[str, Any]:
+    """Query arguments for GET, the JSON object for POST (the book's two clients)."""
+    if method == "GET":
+        return _query(query)
+    _allow(method, "GET", "POST")
+    parsed = _json_body(body)
+    if not isinstance(parsed, dict):
+        raise HttpError(400, "the JSON body must be an object of features")
+    return parsed
+
+
+def _json_body(raw: bytes) -> Any:
+    if not raw:
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise HttpError(400, f"malformed JSON: {error}") from None
+
+
+def _error_response(error: HttpError) -> Response:
+    payload = {"success": False, "error": str(error)}
+    if error.field is not None:
+        payload["field"] = error.field
+    return _json(error.status, payload)
 
 
 def _allow(method: str, *allowed: str) -> None:
