@@ -92,20 +92,29 @@ class ServingApp:
         await send({"type": "http.response.body", "body": content})
 
     def respond(
-        self, method: str, path: str, query: bytes, headers: Iterable[Header], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: Iterable[Header],
+        body: bytes,
+        *,
+        authenticated: bool = False,
     ) -> Response:
         """One whole request in, one response out: the same for HTTP and any other transport.
 
         Checks the API key and the body limit, routes, and turns every error into its
         JSON answer (a 500 is logged with a request id and says nothing more).
+        `authenticated` callers were already let in by the platform (a serverless
+        function's direct invocation): no API key is asked of them.
         """
         started = time.perf_counter()
         try:
-            if path not in OPEN_PATHS and not self.api_keys.allows(headers):
+            if not authenticated and path not in OPEN_PATHS and not self.api_keys.allows(headers):
                 raise HttpError(401, "missing or wrong API key: send Authorization: Bearer KEY")
             if len(body) > self.body_limit:
                 raise HttpError(413, f"the body is over the {self.body_limit:,}-byte limit")
-            response = self._route(method, path, query, body)
+            response = self._route(method, path, query, body, authenticated)
         except HttpError as error:
             response = _error_response(error)
         except Exception:
@@ -117,7 +126,9 @@ class ServingApp:
             self.metrics.observe(_route_label(path), response[0], time.perf_counter() - started)
         return response
 
-    def _route(self, method: str, path: str, query: bytes, body: bytes) -> Response:
+    def _route(
+        self, method: str, path: str, query: bytes, body: bytes, authenticated: bool = False
+    ) -> Response:
         if path == "/":
             params = _params(method, query, body)
             scores, model = self._predict(self.first, params)
@@ -154,7 +165,7 @@ class ServingApp:
             return 200, page, [_HTML, (b"content-length", str(len(page)).encode())]
         if path == "/admin/reload":
             _allow(method, "POST")
-            if not self.api_keys.enabled:
+            if not self.api_keys.enabled and not authenticated:
                 raise HttpError(
                     403, "/admin/reload needs API keys: start the server with --api-key-file"
                 )

@@ -1,0 +1,1 @@
+"""Serverless handlers: AWS Lambda (`aws_lambda.handler`) and Cloud Functions (`gcp.predict`)."""

@@ -1,0 +1,104 @@
+"""What both serverless handlers share: the model loaded once per process, the refresh
+strategies of book 3.2.6, and the HTTP server's own request handling.
+
+Configured by environment variables, as functions are:
+    SCALEPIPE_MODEL              model URI: s3://bucket/models/games@champion, a bundled path...
+    SCALEPIPE_REFRESH_SECONDS    re-resolve the alias when the loaded model is older than this
+    SCALEPIPE_API_KEYS           comma-separated keys; then HTTP-shaped calls need one
+A pinned URI (NAME:VERSION) never changes; {"action": "reload"} reloads at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from scalepipe.predict import Predictor
+from scalepipe.predict.predictor import LoadedVersion
+from scalepipe.serve.app import Header, Response, ServingApp
+from scalepipe.serve.auth import ApiKeys
+
+log = logging.getLogger("scalepipe.functions")
+MODEL_ENV = "SCALEPIPE_MODEL"
+REFRESH_ENV = "SCALEPIPE_REFRESH_SECONDS"
+KEYS_ENV = "SCALEPIPE_API_KEYS"
+
+
+class FunctionRuntime:
+    """The model and the request handling of one function instance (lazily loaded)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = environ if environ is not None else os.environ
+        self._app: ServingApp | None = None
+        self._checked_at = 0.0
+
+    def respond(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: Iterable[Header],
+        body: bytes,
+        *,
+        trusted: bool = False,
+    ) -> Response:
+        """Handle one call; `trusted` callers (direct invocations, authorised by the cloud's
+        own access control) skip the API-key check."""
+        app = self.app()
+        self._refresh_when_due(app)
+        if path == "/" and _is_reload(body):
+            path = "/admin/reload"
+        return app.respond(method, path, query, headers, body, authenticated=trusted)
+
+    def app(self) -> ServingApp:
+        if self._app is None:
+            uri = self.environ.get(MODEL_ENV)
+            if not uri:
+                raise RuntimeError(f"set {MODEL_ENV} to the model URI this function serves")
+            keys = [key.strip() for key in self.environ.get(KEYS_ENV, "").split(",")]
+            started = time.perf_counter()
+            predictor = Predictor.load(uri)
+            log.info(
+                json.dumps(
+                    {"event": "model loaded", "model": predictor.name, "version": predictor.version,
+                     "seconds": round(time.perf_counter() - started, 4)}
+                )
+            )  # fmt: skip
+            self._app = ServingApp(
+                [predictor], api_keys=ApiKeys(keys), on_prediction=_log_prediction
+            )
+            self._checked_at = time.monotonic()
+        return self._app
+
+    def _refresh_when_due(self, app: ServingApp) -> None:
+        every = float(self.environ.get(REFRESH_ENV) or 0)
+        if every > 0 and time.monotonic() - self._checked_at >= every:
+            self._checked_at = time.monotonic()
+            for predictor in app.predictors.values():
+                predictor.refresh()
+
+
+def _is_reload(body: bytes) -> bool:
+    if not body or b"action" not in body:
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("action") == "reload"
+
+
+def _log_prediction(
+    model: LoadedVersion, request: Any, scores: list[float], seconds: float
+) -> None:
+    """One structured line per prediction: the book's advice for watching drift."""
+    log.info(
+        json.dumps(
+            {"event": "prediction", "model": model.name, "version": model.version,
+             "rows": len(scores), "latency_ms": round(seconds * 1000, 4)}
+        )
+    )  # fmt: skip

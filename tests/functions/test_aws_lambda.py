@@ -1,0 +1,157 @@
+"""The Lambda handler with the event shapes AWS documents: direct, API Gateway v1 and v2.
+
+The handler runs in-process (no Lambda runtime can run here); the model comes from a
+local store or from the local S3 server.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scalepipe.functions import aws_lambda
+from scalepipe.functions.runtime import FunctionRuntime
+from scalepipe.predict import Predictor
+from scalepipe.store import ModelStore
+from tests import models
+
+BOOK_EVENT = {f"G{i}": str(i % 2) for i in range(1, 11)}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    store = ModelStore(str(tmp_path / "models"))
+    store.publish(models.prepared("logistic"), "games", alias="champion")
+    return store
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def set_up(**environ: str) -> FunctionRuntime:
+        runtime = FunctionRuntime(environ)
+        monkeypatch.setattr(aws_lambda, "runtime", runtime)
+        return runtime
+
+    return set_up
+
+
+def _body(answer: dict[str, Any]) -> Any:
+    return json.loads(answer["body"])
+
+
+def _expected(store: ModelStore, uri: str = "games") -> str:
+    return repr(Predictor.load(uri, store=store).predict_one(BOOK_EVENT))
+
+
+def test_a_direct_invocation_answers_the_books_shape(store: ModelStore, configure: Any) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    answer = aws_lambda.handler(BOOK_EVENT, None)
+    assert answer["statusCode"] == 200
+    assert _body(answer) == {"response": _expected(store), "success": True}
+    assert answer["headers"]["x-model-version"] == "1"
+
+
+def test_api_gateway_v1_with_a_json_body_and_with_query_parameters(
+    store: ModelStore, configure: Any
+) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    posted = {
+        "httpMethod": "POST",
+        "path": "/prod/",
+        "headers": {"Content-Type": "application/json"},
+        "queryStringParameters": None,
+        "body": json.dumps(BOOK_EVENT),
+        "isBase64Encoded": False,
+        "requestContext": {"stage": "prod"},
+    }
+    assert _body(aws_lambda.handler(posted, None)) == {
+        "response": _expected(store),
+        "success": True,
+    }
+    queried = {"httpMethod": "GET", "path": "/", "headers": {}, "queryStringParameters": BOOK_EVENT,
+               "body": None, "isBase64Encoded": False, "requestContext": {}}  # fmt: skip
+    assert _body(aws_lambda.handler(queried, None))["response"] == _expected(store)
+
+
+def test_http_api_v2_with_a_base64_body_and_instances(store: ModelStore, configure: Any) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    body = base64.b64encode(json.dumps({"instances": [BOOK_EVENT, BOOK_EVENT]}).encode()).decode()
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": "/v1/models/games/predict",
+             "rawQueryString": "", "headers": {"content-type": "application/json"},
+             "requestContext": {"http": {"method": "POST", "path": "/v1/models/games/predict"}},
+             "body": body, "isBase64Encoded": True}  # fmt: skip
+    answer = _body(aws_lambda.handler(event, None))
+    assert answer["model"] == {"name": "games", "version": 1}
+    assert answer["predictions"] == [float(_expected(store))] * 2
+
+
+def test_missing_features_and_the_echo_handler(store: ModelStore, configure: Any) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    refused = aws_lambda.handler({"G1": "1"}, None)
+    assert refused["statusCode"] == 422 and _body(refused)["success"] is False
+    assert "G2" in _body(refused)["error"]
+    assert _body(aws_lambda.echo({"msg": "hello"}, None)) == {"response": "hello", "success": True}
+
+
+def test_api_keys_guard_gateway_calls_but_not_direct_invocations(
+    store: ModelStore, configure: Any
+) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games", SCALEPIPE_API_KEYS="k1, k2")
+    event = {"httpMethod": "POST", "path": "/", "headers": {}, "body": json.dumps(BOOK_EVENT),
+             "requestContext": {}}  # fmt: skip
+    assert aws_lambda.handler(event, None)["statusCode"] == 401
+    event["headers"] = {"X-Api-Key": "k2"}
+    assert aws_lambda.handler(event, None)["statusCode"] == 200
+    assert aws_lambda.handler(BOOK_EVENT, None)["statusCode"] == 200
+
+
+def test_refresh_strategies_pinned_timed_and_triggered(
+    store: ModelStore, configure: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    timed = FunctionRuntime(
+        {"SCALEPIPE_MODEL": f"{store.url}/games", "SCALEPIPE_REFRESH_SECONDS": "0.2"}
+    )
+    pinned = FunctionRuntime(
+        {"SCALEPIPE_MODEL": f"{store.url}/games:1", "SCALEPIPE_REFRESH_SECONDS": "0.2"}
+    )
+    triggered = configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    for runtime in (timed, pinned, triggered):
+        runtime.app()
+    store.publish(models.prepared("gbm"), "games", alias="champion")
+    time.sleep(0.3)
+    call: tuple[str, str, bytes, list[tuple[bytes, bytes]], bytes] = (
+        "POST", "/", b"", [], json.dumps(BOOK_EVENT).encode()
+    )  # fmt: skip
+    assert dict(timed.respond(*call, trusted=True)[2])[b"x-model-version"] == b"2"
+    assert dict(pinned.respond(*call, trusted=True)[2])[b"x-model-version"] == b"1"
+    assert aws_lambda.handler(BOOK_EVENT, None)["headers"]["x-model-version"] == "1"
+    with caplog.at_level(logging.INFO, logger="scalepipe.functions"):
+        reloaded = _body(aws_lambda.handler({"action": "reload"}, None))
+        assert reloaded["models"] == {"games": 2}
+        assert aws_lambda.handler(BOOK_EVENT, None)["headers"]["x-model-version"] == "2"
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "scalepipe.functions"]
+    assert {k: v for k, v in logged[-1].items() if k != "latency_ms"} == {
+        "event": "prediction",
+        "model": "games",
+        "version": 2,
+        "rows": 1,
+    }
+
+
+def test_the_model_loads_from_the_s3_server(s3_store: str, configure: Any) -> None:
+    ModelStore(s3_store).publish(models.prepared("logistic"), "games", alias="champion")
+    configure(SCALEPIPE_MODEL=f"{s3_store}/games@champion")
+    answer = aws_lambda.handler(BOOK_EVENT, None)
+    assert answer["statusCode"] == 200 and _body(answer)["success"] is True
+
+
+def test_a_missing_model_setting_is_a_clear_error(configure: Any) -> None:
+    configure()
+    with pytest.raises(RuntimeError, match="set SCALEPIPE_MODEL"):
+        aws_lambda.handler(BOOK_EVENT, None)
