@@ -528,6 +528,51 @@ def models_verify(
         out.print(f"ok {checked}")
 
 
+package_app = typer.Typer(
+    help="Deployment packages for serverless platforms.", no_args_is_help=True
+)
+app.add_typer(package_app, name="package")
+
+
+@package_app.command("lambda")
+def package_lambda(
+    model: Annotated[str, typer.Argument(help="Model URI: NAME, NAME@ALIAS, NAME:VERSION.")],
+    destination: Annotated[Path, typer.Option("--out", help="The zip to write.")] = Path(
+        "dist/lambda.zip"
+    ),
+    python: Annotated[str, typer.Option(help="Lambda's Python version.")] = "3.11",
+    bundle_model: Annotated[
+        bool, typer.Option("--bundle-model", help="Put the model's files in the zip.")
+    ] = False,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Build an AWS Lambda deployment zip (handler: lambda_function.handler).
+
+    Example: scalepipe package lambda games@champion --bundle-model --out dist/lambda.zip
+    """
+    from scalepipe.functions.package import (
+        LAMBDA_UNZIPPED_LIMIT,
+        LAMBDA_ZIPPED_LIMIT,
+        MB,
+        build_lambda_zip,
+    )
+
+    built = build_lambda_zip(
+        model, destination, python=python, bundle_model=bundle_model, store=store
+    )
+    if json_output:
+        _print_json(built.to_dict())
+        return
+    out.print(
+        f"wrote {built.path} for {built.model}: {built.zipped_bytes / MB:.2f} MB zipped "
+        f"(limit {LAMBDA_ZIPPED_LIMIT / MB:.0f} MB), {built.unzipped_bytes / MB:.2f} MB "
+        f"unzipped (limit {LAMBDA_UNZIPPED_LIMIT / MB:.0f} MB); libraries: "
+        f"{', '.join(built.requirements) or 'none (the standard library suffices)'}",
+        highlight=False,
+    )
+
+
 @app.command()
 def serve(
     models: Annotated[

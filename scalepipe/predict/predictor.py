@@ -79,10 +79,12 @@ class LoadedVersion:
             return [self.scorer.score_row(self.row(records[0], 0))]
         if not records:
             return []
+        try:
+            import numpy as np
+        except ImportError:  # a numpy-free serverless package of a linear model
+            return [self.scorer.score_row(self.row(r, i)) for i, r in enumerate(records)]
         matrix = None if self.strict else self._plain_matrix(records)
         if matrix is None:
-            import numpy as np
-
             rows = [self.row(record, index) for index, record in enumerate(records)]
             matrix = np.array(rows, dtype=np.float64)
         result: list[float] = self.scorer.score_matrix(matrix).tolist()
@@ -94,12 +96,12 @@ class LoadedVersion:
             raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
         if not rows:
             return []
-        import numpy as np
-
         names = list(columns)
         try:
+            import numpy as np
+
             matrix = np.array(rows, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (ImportError, TypeError, ValueError):
             matrix = None
         if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(names):
             chosen = matrix[:, [names.index(name) for name in self.names]]

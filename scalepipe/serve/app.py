@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-import orjson
-
 from scalepipe.predict import InvalidInput, Predictor
 from scalepipe.predict.predictor import LoadedVersion
+from scalepipe.serve import jsoncodec
 from scalepipe.serve.auth import OPEN_PATHS, ApiKeys
 from scalepipe.serve.metrics import Metrics
 from scalepipe.serve.openapi import docs_page, openapi_document
@@ -302,8 +301,8 @@ def _json_body(raw: bytes) -> Any:
     if not raw:
         return {}
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        return jsoncodec.loads(raw)
+    except jsoncodec.JSONDecodeError as error:
         raise HttpError(400, f"malformed JSON: {error}") from None
 
 
@@ -385,5 +384,5 @@ def _model_headers(model: LoadedVersion) -> list[Header]:
 
 
 def _json(status: int, payload: Any, headers: Iterable[Header] = ()) -> Response:
-    body = orjson.dumps(payload)
+    body = jsoncodec.dumps(payload)
     return status, body, [_JSON, (b"content-length", str(len(body)).encode()), *headers]

@@ -1,0 +1,156 @@
+"""Deployment packages: a Lambda zip and a Cloud Functions folder for one model.
+
+A linear or logistic model scores with plain arithmetic and the standard library, so
+its package holds scalepipe's own code and, bundled, the model's files: no pip, no
+numpy, a zip of a few hundred kB. Any other model, or one fetched from a bucket at run
+time, brings its libraries as manylinux wheels for the Lambda platform (pip --platform).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import scalepipe
+from scalepipe.store import ModelStore, ModelURI
+
+MB = 1024 * 1024  # AWS states Lambda's limits in these units
+LAMBDA_ZIPPED_LIMIT = 50 * MB
+LAMBDA_UNZIPPED_LIMIT = 250 * MB
+BUNDLED_STORE = "model_store"
+_ENTRY = '''"""AWS Lambda entry point written by `scalepipe package lambda`.
+
+Handler setting: lambda_function.handler (echo: lambda_function.echo).
+"""
+
+import os
+from pathlib import Path
+
+{model_default}from scalepipe.functions.aws_lambda import echo, handler  # noqa: E402
+
+__all__ = ["echo", "handler"]
+'''
+
+
+_LIBRARIES = {
+    "skops": ["numpy", "scikit-learn", "skops"],
+    "keras": ["numpy", "keras", "torch"],
+    "pickle": ["numpy", "scikit-learn", "cloudpickle"],
+}
+
+
+class PackageError(ValueError):
+    """A package that cannot be built, or would not fit the platform's limits."""
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    path: Path
+    zipped_bytes: int
+    unzipped_bytes: int
+    requirements: tuple[str, ...]
+    model: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": str(self.path),
+            "zipped_bytes": self.zipped_bytes,
+            "unzipped_bytes": self.unzipped_bytes,
+            "zipped_limit": LAMBDA_ZIPPED_LIMIT,
+            "unzipped_limit": LAMBDA_UNZIPPED_LIMIT,
+            "requirements": list(self.requirements),
+            "model": self.model,
+        }
+
+
+def serving_requirements(
+    uri: str, *, bundle_model: bool, store: str | None = None
+) -> tuple[str, ...]:
+    """What the function needs besides scalepipe's code to serve this model."""
+    ref = ModelURI.parse(uri)
+    models = ModelStore(store or ref.store)
+    name, version = models.resolve(ref)
+    card = models.card(name, version)
+    needs: list[str] = []
+    if card.fast_path is None:
+        needs += _LIBRARIES[card.artifact_format]
+    if not bundle_model:
+        remote = (ref.store or models.url).split("://", 1)[0]
+        needs += ["fsspec", *({"s3": ["s3fs"], "gs": ["gcsfs"]}.get(remote, []))]
+    return tuple(needs)
+
+
+def build_lambda_zip(
+    uri: str,
+    out: Path,
+    *,
+    python: str = "3.11",
+    bundle_model: bool = False,
+    store: str | None = None,
+) -> BuiltPackage:
+    """Write `out`: handler, scalepipe, the wheels it needs, optionally the model."""
+    ref = ModelURI.parse(uri)
+    models = ModelStore(store or ref.store)
+    name, version = models.resolve(ref)
+    requirements = serving_requirements(uri, bundle_model=bundle_model, store=store)
+    with tempfile.TemporaryDirectory() as scratch:
+        staging = Path(scratch) / "package"
+        shutil.copytree(
+            Path(scalepipe.__file__).parent,
+            staging / "scalepipe",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        if requirements:
+            _install_wheels(requirements, staging, python)
+        model_default = ""
+        if bundle_model:
+            target = staging / BUNDLED_STORE / name / str(version)
+            for relative, data in models.read_version(name, version).items():
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                (target / relative).write_bytes(data)
+            (target / "manifest.json").write_bytes(
+                models.files.read(f"{name}/{version}/manifest.json")
+            )
+            model_default = (
+                f'os.environ.setdefault("SCALEPIPE_MODEL", '
+                f'str(Path(__file__).parent / "{BUNDLED_STORE}" / "{name}:{version}"))\n'
+            )
+        (staging / "lambda_function.py").write_text(_ENTRY.format(model_default=model_default))
+        unzipped = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(staging.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(staging).as_posix())
+    zipped = partial.stat().st_size
+    if zipped > LAMBDA_ZIPPED_LIMIT or unzipped > LAMBDA_UNZIPPED_LIMIT:
+        partial.unlink()
+        raise PackageError(
+            f"the package would be {zipped / MB:.1f} MB zipped and "
+            f"{unzipped / MB:.1f} MB unzipped; "
+            f"Lambda takes at most {LAMBDA_ZIPPED_LIMIT / MB:.0f} MB zipped (direct upload) and "
+            f"{LAMBDA_UNZIPPED_LIMIT / MB:.0f} MB unzipped: use a container image for this model"
+        )
+    partial.replace(out)
+    return BuiltPackage(out, zipped, unzipped, requirements, f"{name}:{version}")
+
+
+def _install_wheels(requirements: tuple[str, ...], target: Path, python: str) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
+        "--platform", "manylinux2014_x86_64", "--implementation", "cp",
+        "--python-version", python, "--only-binary=:all:", *requirements,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        said = result.stderr.strip().splitlines()
+        raise PackageError(
+            f"pip could not fetch {', '.join(requirements)} for Python {python} on Lambda's "
+            f"platform: {said[-1] if said else 'no output'}"
+        )
