@@ -573,6 +573,71 @@ def package_lambda(
     )
 
 
+@package_app.command("gcf")
+def package_gcf(
+    model: Annotated[str, typer.Argument(help="Model URI: NAME, NAME@ALIAS, NAME:VERSION.")],
+    destination: Annotated[Path, typer.Option("--out", help="The folder to write.")] = Path(
+        "dist/gcf"
+    ),
+    bundle_model: Annotated[
+        bool, typer.Option("--bundle-model", help="Put the model's files in the folder.")
+    ] = False,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Build a Cloud Functions source folder (main.py, requirements.txt, scalepipe).
+
+    Example: scalepipe package gcf games@champion --bundle-model --out dist/gcf
+    """
+    from scalepipe.functions.package import build_gcf_folder
+
+    built = build_gcf_folder(model, destination, bundle_model=bundle_model, store=store)
+    if json_output:
+        _print_json(built.to_dict())
+        return
+    out.print(
+        f"wrote {built.path}/ for {built.model}; deploy with: gcloud functions deploy predict "
+        f"--entry-point predict --runtime python311 --trigger-http --source {built.path}",
+        highlight=False,
+    )
+
+
+@app.command()
+def invoke(
+    platform: Annotated[str, typer.Argument(help="lambda or gcf.")],
+    event: Annotated[Path, typer.Argument(help="A JSON file: the event (lambda) or body (gcf).")],
+    model: Annotated[
+        str | None, typer.Option(help="Model URI \\[default: $SCALEPIPE_MODEL]")
+    ] = None,
+) -> None:
+    """Run a function handler locally on an event file and print its answer.
+
+    Example: scalepipe invoke lambda event.json --model games@champion
+    """
+    import os
+
+    if model:
+        os.environ["SCALEPIPE_MODEL"] = model
+    try:
+        payload = json.loads(event.read_text())
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"cannot read the event {event}: {error}") from None
+    if platform == "lambda":
+        from scalepipe.functions import aws_lambda
+
+        _print_json(aws_lambda.handler(payload, None))
+    elif platform == "gcf":
+        import flask
+
+        from scalepipe.functions import gcp
+
+        with flask.Flask("scalepipe").test_request_context("/", method="POST", json=payload):
+            body, status, headers = gcp.predict(flask.request)
+        _print_json({"status": status, "headers": headers, "body": json.loads(body)})
+    else:
+        raise typer.BadParameter(f"platform must be lambda or gcf, not {platform!r}")
+
+
 @app.command()
 def serve(
     models: Annotated[

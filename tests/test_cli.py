@@ -36,12 +36,13 @@ def test_version() -> None:
     "command",
     [[], ["train"], ["reproduce"], ["quickstart"], ["data"], ["data", "list"], ["data", "show"],
      ["data", "load"], ["models"], ["models", "list"], ["models", "versions"], ["models", "show"],
-     ["models", "promote"], ["models", "delete"], ["models", "verify"]],
+     ["models", "promote"], ["models", "delete"], ["models", "verify"], ["serve"], ["package"],
+     ["package", "lambda"], ["package", "gcf"], ["invoke"]],
 )  # fmt: skip
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = scalepipe(*command, "--help")
     assert result.returncode == 0, result.stderr
-    if command not in (["data"], ["models"]):
+    if command not in (["data"], ["models"], ["package"]):
         assert "Example: scalepipe" in result.stdout
 
 
@@ -189,3 +190,20 @@ def test_quickstart_ends_serving_and_its_example_calls_work(tmp_path: Path) -> N
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
+
+
+def test_package_and_invoke_a_lambda(tmp_path: Path) -> None:
+    assert (
+        scalepipe("train", "games", "--publish", "--alias", "champion", "--no-plot").returncode == 0
+    )
+    built = scalepipe(
+        "package", "lambda", "games", "--bundle-model", "--out", str(tmp_path / "l.zip"), "--json"
+    )
+    report = json.loads(built.stdout)
+    assert report["requirements"] == [] and report["zipped_bytes"] < 15 * 1024 * 1024
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({f"G{i}": "1" for i in range(1, 11)}))
+    answer = json.loads(scalepipe("invoke", "lambda", str(event), "--model", "games").stdout)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["success"] is True
+    gcf = json.loads(scalepipe("invoke", "gcf", str(event), "--model", "games:1").stdout)
+    assert gcf["status"] == 200 and gcf["body"]["success"] is True

@@ -23,7 +23,7 @@ MB = 1024 * 1024  # AWS states Lambda's limits in these units
 LAMBDA_ZIPPED_LIMIT = 50 * MB
 LAMBDA_UNZIPPED_LIMIT = 250 * MB
 BUNDLED_STORE = "model_store"
-_ENTRY = '''"""AWS Lambda entry point written by `scalepipe package lambda`.
+_LAMBDA_ENTRY = '''"""AWS Lambda entry point written by `scalepipe package lambda`.
 
 Handler setting: lambda_function.handler (echo: lambda_function.echo).
 """
@@ -34,6 +34,18 @@ from pathlib import Path
 {model_default}from scalepipe.functions.aws_lambda import echo, handler  # noqa: E402
 
 __all__ = ["echo", "handler"]
+'''
+_GCF_ENTRY = '''"""Cloud Functions entry points written by `scalepipe package gcf`.
+
+Entry points: predict, echo.
+"""
+
+import os
+from pathlib import Path
+
+{model_default}from scalepipe.functions.gcp import echo, predict  # noqa: E402
+
+__all__ = ["echo", "predict"]
 '''
 
 
@@ -94,33 +106,13 @@ def build_lambda_zip(
     store: str | None = None,
 ) -> BuiltPackage:
     """Write `out`: handler, scalepipe, the wheels it needs, optionally the model."""
-    ref = ModelURI.parse(uri)
-    models = ModelStore(store or ref.store)
-    name, version = models.resolve(ref)
-    requirements = serving_requirements(uri, bundle_model=bundle_model, store=store)
     with tempfile.TemporaryDirectory() as scratch:
         staging = Path(scratch) / "package"
-        shutil.copytree(
-            Path(scalepipe.__file__).parent,
-            staging / "scalepipe",
-            ignore=shutil.ignore_patterns("__pycache__"),
+        model, requirements = _stage(
+            uri, staging, "lambda_function.py", _LAMBDA_ENTRY, bundle_model, store
         )
         if requirements:
             _install_wheels(requirements, staging, python)
-        model_default = ""
-        if bundle_model:
-            target = staging / BUNDLED_STORE / name / str(version)
-            for relative, data in models.read_version(name, version).items():
-                (target / relative).parent.mkdir(parents=True, exist_ok=True)
-                (target / relative).write_bytes(data)
-            (target / "manifest.json").write_bytes(
-                models.files.read(f"{name}/{version}/manifest.json")
-            )
-            model_default = (
-                f'os.environ.setdefault("SCALEPIPE_MODEL", '
-                f'str(Path(__file__).parent / "{BUNDLED_STORE}" / "{name}:{version}"))\n'
-            )
-        (staging / "lambda_function.py").write_text(_ENTRY.format(model_default=model_default))
         unzipped = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(f".{out.name}.part")
@@ -138,7 +130,56 @@ def build_lambda_zip(
             f"{LAMBDA_UNZIPPED_LIMIT / MB:.0f} MB unzipped: use a container image for this model"
         )
     partial.replace(out)
-    return BuiltPackage(out, zipped, unzipped, requirements, f"{name}:{version}")
+    return BuiltPackage(out, zipped, unzipped, requirements, model)
+
+
+def build_gcf_folder(
+    uri: str, out: Path, *, bundle_model: bool = False, store: str | None = None
+) -> BuiltPackage:
+    """Write `out/`: main.py, requirements.txt, scalepipe's code, optionally the model;
+    ready for `gcloud functions deploy NAME --entry-point predict --source out/`."""
+    if out.exists() and any(out.iterdir()):
+        raise PackageError(f"{out} exists and is not empty; name a new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    shutil.rmtree(partial, ignore_errors=True)
+    model, requirements = _stage(uri, partial, "main.py", _GCF_ENTRY, bundle_model, store)
+    (partial / "requirements.txt").write_text(
+        "\n".join(["functions-framework", *requirements]) + "\n"
+    )
+    size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
+    if out.exists():
+        out.rmdir()
+    partial.replace(out)
+    return BuiltPackage(out, size, size, requirements, model)
+
+
+def _stage(
+    uri: str, staging: Path, entry_file: str, entry: str, bundle_model: bool, store: str | None
+) -> tuple[str, tuple[str, ...]]:
+    """scalepipe's code, the entry file and (bundled) the model; returns (model, requirements)."""
+    ref = ModelURI.parse(uri)
+    models = ModelStore(store or ref.store)
+    name, version = models.resolve(ref)
+    requirements = serving_requirements(uri, bundle_model=bundle_model, store=store)
+    shutil.copytree(
+        Path(scalepipe.__file__).parent,
+        staging / "scalepipe",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    model_default = ""
+    if bundle_model:
+        target = staging / BUNDLED_STORE / name / str(version)
+        for relative, data in models.read_version(name, version).items():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / relative).write_bytes(data)
+        (target / "manifest.json").write_bytes(models.files.read(f"{name}/{version}/manifest.json"))
+        model_default = (
+            f'os.environ.setdefault("SCALEPIPE_MODEL", '
+            f'str(Path(__file__).parent / "{BUNDLED_STORE}" / "{name}:{version}"))\n'
+        )
+    (staging / entry_file).write_text(entry.format(model_default=model_default))
+    return f"{name}:{version}", requirements
 
 
 def _install_wheels(requirements: tuple[str, ...], target: Path, python: str) -> None:
