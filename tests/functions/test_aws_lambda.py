@@ -111,9 +111,20 @@ def test_api_keys_guard_gateway_calls_but_not_direct_invocations(
     assert aws_lambda.handler(BOOK_EVENT, None)["statusCode"] == 200
 
 
+@pytest.fixture(params=["local", "s3"])
+def bucket(request: pytest.FixtureRequest, store: ModelStore) -> ModelStore:
+    """The champion's store: a local folder, or a bucket on the local S3 server."""
+    if request.param == "local":
+        return store
+    remote = ModelStore(request.getfixturevalue("s3_store"))
+    remote.publish(models.prepared("logistic"), "games", alias="champion")
+    return remote
+
+
 def test_refresh_strategies_pinned_timed_and_triggered(
-    store: ModelStore, configure: Any, caplog: pytest.LogCaptureFixture
+    bucket: ModelStore, configure: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    store = bucket
     timed = FunctionRuntime(
         {"SCALEPIPE_MODEL": f"{store.url}/games", "SCALEPIPE_REFRESH_SECONDS": "0.2"}
     )
@@ -144,9 +155,13 @@ def test_refresh_strategies_pinned_timed_and_triggered(
     }
 
 
-def test_the_model_loads_from_the_s3_server(s3_store: str, configure: Any) -> None:
-    ModelStore(s3_store).publish(models.prepared("logistic"), "games", alias="champion")
-    configure(SCALEPIPE_MODEL=f"{s3_store}/games@champion")
+@pytest.mark.parametrize("backend", ["s3", "gcs"])
+def test_the_model_loads_from_a_bucket(
+    backend: str, configure: Any, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(f"{backend}_store")
+    ModelStore(url).publish(models.prepared("logistic"), "games", alias="champion")
+    configure(SCALEPIPE_MODEL=f"{url}/games@champion")
     answer = aws_lambda.handler(BOOK_EVENT, None)
     assert answer["statusCode"] == 200 and _body(answer)["success"] is True
 
