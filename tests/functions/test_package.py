@@ -9,7 +9,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-from scalepipe.functions.package import build_lambda_zip, serving_requirements
+import pytest
+
+from scalepipe.functions import package
+from scalepipe.functions.package import PackageError, build_lambda_zip, serving_requirements
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from tests import models
@@ -56,3 +59,16 @@ def test_other_models_and_remote_stores_bring_their_libraries(tmp_path: Path) ->
     )  # fmt: skip
     remote = serving_requirements("s3://bucket/models/games", bundle_model=False, store=store.url)
     assert remote[-2:] == ("fsspec", "s3fs")
+
+
+def test_a_package_over_the_limits_is_refused_and_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ModelStore(str(tmp_path / "models"))
+    store.publish(models.prepared("logistic"), "games", alias="champion")
+    # The real limits need a model of hundreds of MB to cross; lower them instead.
+    monkeypatch.setattr(package, "LAMBDA_ZIPPED_LIMIT", 10_000)
+    out = tmp_path / "dist" / "lambda.zip"
+    with pytest.raises(PackageError, match=r"Lambda takes at most 0 MB zipped .* container image"):
+        build_lambda_zip(f"{store.url}/games", out, bundle_model=True)
+    assert not out.exists() and not list(out.parent.iterdir())
