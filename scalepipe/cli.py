@@ -374,6 +374,18 @@ def _spread(result: Any) -> str:
     return f"{result.mean:.3f} ± {result.std:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _aliases_text(aliases: dict[str, int]) -> str:
+    return ", ".join(f"{alias} -> {version}" for alias, version in sorted(aliases.items())) or "-"
+
+
+def _pointing_at(aliases: dict[str, int], version: int) -> list[str]:
+    return sorted(alias for alias, target in aliases.items() if target == version)
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()) or "-"
+
+
 def _store(url: str | None) -> Any:
     from scalepipe.store import ModelStore
 
@@ -396,9 +408,11 @@ def models_list(store: StoreOption = None, json_output: JsonOption = False) -> N
         return
     table = Table("name", "versions", "latest", "aliases", title=f"models in {models.url}")
     for row in rows:
-        aliases = ", ".join(f"{a} -> {v}" for a, v in sorted(row["aliases"].items()))
         table.add_row(
-            row["name"], str(len(row["versions"])), str(row["versions"][-1]), aliases or "-"
+            row["name"],
+            str(len(row["versions"])),
+            str(row["versions"][-1]),
+            _aliases_text(row["aliases"]),
         )
     out.print(table)
 
@@ -424,7 +438,7 @@ def models_versions(
                     "created": c.created,
                     "format": c.artifact_format,
                     "metrics": c.metrics,
-                    "aliases": sorted(a for a, v in aliases.items() if v == c.version),
+                    "aliases": _pointing_at(aliases, c.version),
                 }
                 for c in cards
             ]
@@ -434,9 +448,10 @@ def models_versions(
         "version", "created", "format", "metrics", "aliases", title=f"{name} in {models.url}"
     )
     for c in cards:
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in c.metrics.items())
-        pointing = ", ".join(sorted(a for a, v in aliases.items() if v == c.version))
-        table.add_row(str(c.version), c.created, c.artifact_format, metrics or "-", pointing or "-")
+        pointing = ", ".join(_pointing_at(aliases, c.version)) or "-"
+        table.add_row(
+            str(c.version), c.created, c.artifact_format, _metrics_text(c.metrics), pointing
+        )
     out.print(table)
 
 
@@ -456,10 +471,8 @@ def models_show(
     models = _store(store or ref.store)
     name, version = models.resolve(ref)
     card = models.card(name, version)
-    payload = json.loads(card.to_json()) | {
-        "aliases": models.aliases(name),
-        "history": models.audit(name),
-    }
+    aliases = models.aliases(name)
+    payload = json.loads(card.to_json()) | {"aliases": aliases, "history": models.audit(name)}
     if json_output:
         _print_json(payload)
         return
@@ -470,14 +483,11 @@ def models_show(
     )
     features = ", ".join(f"{f.name} ({f.type})" for f in card.signature.features)
     out.print(f"signature: {features} -> {card.signature.output} of {card.signature.target}")
-    out.print("metrics: " + (", ".join(f"{k} {v:.4f}" for k, v in card.metrics.items()) or "-"))
+    out.print(f"metrics: {_metrics_text(card.metrics)}")
     out.print(
         f"created {card.created}; data {card.data_fingerprint or '-'}; git {card.git_sha or '-'}"
     )
-    out.print(
-        "aliases: "
-        + (", ".join(f"{a} -> {v}" for a, v in sorted(models.aliases(name).items())) or "-")
-    )
+    out.print(f"aliases: {_aliases_text(aliases)}")
 
 
 @models_app.command("promote")

@@ -13,6 +13,9 @@ from scalepipe.signature import Signature
 from scalepipe.store import PreparedModel, prepare_model
 from scalepipe.train import train_frame
 
+# The book's client sends the ten flags as strings.
+BOOK_REQUEST = {f"G{i}": str(i % 2) for i in range(1, 11)}
+
 
 @dataclass(frozen=True)
 class Fitted:

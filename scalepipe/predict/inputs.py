@@ -11,8 +11,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_INFINITE = (math.inf, -math.inf)
-
 
 class InvalidInput(ValueError):
     """An input the model cannot score; `field` names the feature at fault."""

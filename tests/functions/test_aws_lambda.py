@@ -21,7 +21,7 @@ from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from tests import models
 
-BOOK_EVENT = {f"G{i}": str(i % 2) for i in range(1, 11)}
+BOOK_EVENT = models.BOOK_REQUEST
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from scalepipe.store import ModelStore
 from tests import models
 from tests.conftest import local_server
 
-BOOK_REQUEST = {f"G{i}": str(i % 2) for i in range(1, 11)}
+BOOK_REQUEST = models.BOOK_REQUEST
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from tests import models
 
-BOOK_EVENT = {f"G{i}": str(i % 2) for i in range(1, 11)}
+BOOK_EVENT = models.BOOK_REQUEST
 
 
 def test_a_bundled_logistic_zip_runs_with_the_standard_library_alone(tmp_path: Path) -> None:

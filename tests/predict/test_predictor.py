@@ -20,7 +20,7 @@ from scalepipe.predict import InvalidInput, Predictor
 from scalepipe.store import ModelStore
 from tests import models
 
-BOOK_REQUEST = {f"G{i}": str(i % 2) for i in range(1, 11)}
+BOOK_REQUEST = models.BOOK_REQUEST
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from scalepipe.store import ModelStore
 from tests import models
 from tests.serve.conftest import API_KEY, Server, start_server
 
-BOOK_PARAMS = {f"G{i}": str(i % 2) for i in range(1, 11)}
+BOOK_PARAMS = models.BOOK_REQUEST
 
 
 def test_the_books_get_and_post_clients_work_unchanged(server: Server) -> None:
