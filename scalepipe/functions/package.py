@@ -87,12 +87,19 @@ def serving_requirements(
     ref = ModelURI.parse(uri)
     models = ModelStore(store or ref.store)
     name, version = models.resolve(ref)
+    return _requirements(models, name, version, bundle_model=bundle_model, run_from=ref.store)
+
+
+def _requirements(
+    models: ModelStore, name: str, version: int, *, bundle_model: bool, run_from: str | None
+) -> tuple[str, ...]:
+    """`run_from`: the store the function reads the model from at run time (default: this)."""
     card = models.card(name, version)
     needs: list[str] = []
     if card.fast_path is None:
         needs += _LIBRARIES[card.artifact_format]
     if not bundle_model:
-        remote = (ref.store or models.url).split("://", 1)[0]
+        remote = (run_from or models.url).split("://", 1)[0]
         needs += ["fsspec", *({"s3": ["s3fs"], "gs": ["gcsfs"]}.get(remote, []))]
     return tuple(needs)
 
@@ -160,8 +167,11 @@ def _stage(
     """scalepipe's code, the entry file and (bundled) the model; returns (model, requirements)."""
     ref = ModelURI.parse(uri)
     models = ModelStore(store or ref.store)
+    # Resolved once: an alias that moves while this runs cannot mix two versions.
     name, version = models.resolve(ref)
-    requirements = serving_requirements(uri, bundle_model=bundle_model, store=store)
+    requirements = _requirements(
+        models, name, version, bundle_model=bundle_model, run_from=ref.store
+    )
     shutil.copytree(
         Path(scalepipe.__file__).parent,
         staging / "scalepipe",
@@ -169,11 +179,7 @@ def _stage(
     )
     model_default = ""
     if bundle_model:
-        target = staging / BUNDLED_STORE / name / str(version)
-        for relative, data in models.read_version(name, version).items():
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            (target / relative).write_bytes(data)
-        (target / "manifest.json").write_bytes(models.files.read(f"{name}/{version}/manifest.json"))
+        models.export(name, version, staging / BUNDLED_STORE)
         model_default = (
             f'os.environ.setdefault("SCALEPIPE_MODEL", '
             f'str(Path(__file__).parent / "{BUNDLED_STORE}" / "{name}:{version}"))\n'

@@ -22,7 +22,7 @@ from typing import Any
 from scalepipe.predict.inputs import InvalidInput, check_matrix, frame_matrix, record_row
 from scalepipe.predict.scorers import EstimatorScorer, KerasScorer, LinearScorer, Scorer
 from scalepipe.signature import OutputKind, Signature
-from scalepipe.store.card import CARD, ModelCard
+from scalepipe.store.card import ModelCard
 from scalepipe.store.formats import LINEAR_FILE
 from scalepipe.store.store import ModelStore
 from scalepipe.store.uri import ModelURI
@@ -283,7 +283,7 @@ class Predictor:
 def _load(
     store: ModelStore, name: str, version: int, allow_pickle: bool, strict: bool
 ) -> LoadedVersion:
-    card = ModelCard.from_json(store.read_version(name, version, only=(CARD,))[CARD])
+    card = store.card(name, version)
     probability = card.signature.output == "probability"
     scorer: Scorer
     accepts_missing = False

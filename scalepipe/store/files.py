@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scalepipe.store.errors import IntegrityError, StoreError
+
 
 class StoreFiles:
     """Files under a root, addressed by '/'-separated relative paths."""
@@ -58,16 +60,34 @@ class StoreFiles:
         return None
 
 
+def relative(path: str) -> str:
+    """`path` if it is a plain '/'-separated path below the root; refused otherwise."""
+    if path and (path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/"))):
+        raise StoreError(f"{path[:200]!r} is not a plain relative path inside the store")
+    return path
+
+
 class LocalFiles(StoreFiles):
     def __init__(self, root: str) -> None:
         self.root = Path(root).expanduser()
         self.url = str(self.root)
 
     def _path(self, path: str) -> Path:
-        return self.root / path
+        return self.root / relative(path)
 
     def read(self, path: str) -> bytes:
-        return self._path(path).read_bytes()
+        """The file's bytes; a symbolic link anywhere below the root is refused, so that a
+        version folder cannot borrow another model's files."""
+        target = self.root
+        for part in relative(path).split("/"):
+            target = target / part
+            if target.is_symlink():
+                raise IntegrityError(
+                    f"{target} is a symbolic link; a store holds plain files and folders only"
+                )
+        handle = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(handle, "rb") as file:
+            return file.read()
 
     def write(self, path: str, data: bytes) -> None:
         target = self._path(path)
@@ -112,7 +132,11 @@ class LocalFiles(StoreFiles):
         folder = self._path(path)
         if not folder.is_dir():
             return []
-        return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        found = []
+        for top, folders, files in os.walk(folder):
+            links = [name for name in folders if Path(top, name).is_symlink()]
+            found += [Path(top, name) for name in (*files, *links)]
+        return sorted(p.relative_to(folder).as_posix() for p in found)
 
     def remove(self, path: str) -> None:
         self._path(path).unlink(missing_ok=True)
@@ -135,7 +159,7 @@ class RemoteFiles(StoreFiles):
         self.url = url
 
     def _path(self, path: str) -> str:
-        return f"{self.root}/{path}" if path else self.root
+        return f"{self.root}/{relative(path)}" if path else self.root
 
     def read(self, path: str) -> bytes:
         data: bytes = self.fs.cat_file(self._path(path))

@@ -21,15 +21,13 @@ from typing import Any
 
 from scalepipe.store.card import ArtifactFormat, FastPath
 from scalepipe.store.errors import StoreError, UnsafeModelError
+from scalepipe.store.trusted import check_skops
 
 LINEAR_FILE = "linear.json"
 SKOPS_PATH = "model.skops"
 PICKLE_PATH = "model.pkl"
 KERAS_PATH = "data/model.keras"
-# Types that skops does not trust by default but that are scikit-learn's and numpy's own
-# (HistGradientBoosting's TreePredictor, say): loading them builds library objects and
-# runs no code from the artifact.
-LIBRARY_PREFIXES = ("sklearn.", "numpy.")
+SAFE_KERAS = (3, 11, 3)
 PICKLE_WARNING = (
     "pickle runs code from the artifact when it loads; use it only for models you trust"
 )
@@ -59,7 +57,7 @@ def save_mlflow_model(
     library_types, untrusted = _skops_types(model)
     if untrusted and not allow_pickle:
         raise UnsafeModelError(
-            f"the model holds types that skops cannot load safely ({', '.join(untrusted)}); "
+            f"the model holds types that scalepipe does not load safely ({untrusted}); "
             "publish it with allow_pickle=True (--allow-pickle) if you trust its code"
         )
     if untrusted or not _is_sklearn(model):
@@ -96,18 +94,26 @@ def load_artifact(format: ArtifactFormat, data: bytes, *, allow_pickle: bool = F
     if format == "skops":
         import skops.io
 
-        library_types, untrusted = _split_types(skops.io.get_untrusted_types(data=data))
-        if untrusted:
-            raise UnsafeModelError(
-                "the skops artifact holds types not known to be safe: " + ", ".join(untrusted)
-            )
-        return skops.io.loads(data, trusted=library_types)
+        return skops.io.loads(data, trusted=check_skops(data))
     if format == "keras":
         keras = _keras()
+        if _version(keras.__version__) < SAFE_KERAS:
+            raise UnsafeModelError(
+                f"Keras {keras.__version__} has known safe_mode bypasses; install keras>=3.11.3 "
+                "to load .keras models"
+            )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.keras"
             path.write_bytes(data)
-            return keras.saving.load_model(path, safe_mode=True, compile=False)
+            try:
+                return keras.saving.load_model(path, safe_mode=True, compile=False)
+            except ValueError as error:
+                if "safe_mode" not in str(error):
+                    raise
+                raise UnsafeModelError(
+                    "the .keras artifact holds code (a Lambda layer or a Python function), which "
+                    f"scalepipe does not run: {str(error).splitlines()[0]}"
+                ) from None
     if format == "pickle":
         if not allow_pickle:
             raise UnsafeModelError(
@@ -150,19 +156,16 @@ def linear_form(model: Any) -> dict[str, Any] | None:
     return {"kind": kind, "weights": weights, "bias": bias}
 
 
-def _skops_types(model: Any) -> tuple[list[str], list[str]]:
-    """(library types skops needs told to trust, types that are not the libraries')."""
+def _skops_types(model: Any) -> tuple[list[str], str | None]:
+    """(the types skops must be told to trust, why the model cannot be stored safely)."""
     import skops.io
 
     try:
-        return _split_types(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+        return check_skops(skops.io.dumps(model)), None
+    except UnsafeModelError as error:
+        return [], str(error)
     except Exception as error:  # skops refuses what it cannot represent at all
-        return [], [f"{type(model).__name__} ({error})"]
-
-
-def _split_types(types: list[str]) -> tuple[list[str], list[str]]:
-    library = [name for name in types if name.startswith(LIBRARY_PREFIXES)]
-    return library, [name for name in types if not name.startswith(LIBRARY_PREFIXES)]
+        return [], f"{type(model).__name__}: {error}"
 
 
 def _is_sklearn(model: Any) -> bool:
@@ -175,6 +178,10 @@ def _is_sklearn(model: Any) -> bool:
 
 def _is_keras(model: Any) -> bool:
     return any(cls.__module__.startswith("keras") for cls in type(model).__mro__)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("+")[0].split(".")[:3] if part.isdigit())
 
 
 def _keras() -> Any:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 
 from scalepipe.store.errors import IntegrityError
 
 MANIFEST = "manifest.json"
+# A plain relative name inside the version folder: no absolute paths, no '..', no
+# hidden names, nothing a writer to the store could use to point outside the folder.
+ENTRY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}){0,7}")
 
 
 def sha256(data: bytes) -> str:
@@ -28,6 +32,12 @@ def parse(data: bytes) -> dict[str, str]:
         raise IntegrityError(f"{MANIFEST} is unreadable: {error}") from error
     if not isinstance(files, dict):
         raise IntegrityError(f"{MANIFEST} is unreadable: 'files' is not a mapping")
+    for path in files:
+        if not ENTRY.fullmatch(path) or ".." in path:
+            raise IntegrityError(
+                f"{MANIFEST} lists {path[:200]!r}, which is not a plain relative name inside "
+                "the version folder; nothing was loaded"
+            )
     return {str(path): str(digest) for path, digest in files.items()}
 
 

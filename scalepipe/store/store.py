@@ -2,6 +2,7 @@
 
     NAME/VERSION/          a valid MLflow model (MLmodel + artifact), card.json,
                            linear.json for linear models, and manifest.json
+    NAME/VERSION/manifest.sig  with a signing key: HMAC of name, version and manifest
     NAME/VERSION/.claim    written first, exclusively: who owns the version number
     NAME/aliases.json      alias -> version
     NAME/audit/            one JSON file per publish, promote and delete
@@ -21,7 +22,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from scalepipe.store.card import CARD, ModelCard, git_sha, library_versions, now
 from scalepipe.store.errors import IntegrityError, StoreError
 from scalepipe.store.files import StoreFiles, open_store_files
 from scalepipe.store.manifest import MANIFEST
+from scalepipe.store.signing import KEY_ENV, KEY_FILE_ENV, SIGNATURE, SigningKey
+from scalepipe.store.trusted import check_skops
 from scalepipe.store.uri import ModelURI, check_alias, check_name
 
 CLAIM = ".claim"
@@ -41,9 +44,12 @@ AUDIT = "audit"
 
 
 class ModelStore:
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, signing_key: SigningKey | None = None) -> None:
+        """`signing_key` defaults to the one configured in the environment, if any: then
+        publish signs every version and every read refuses one not signed with it."""
         self.url = url or Settings.load().store
         self.files: StoreFiles = open_store_files(self.url)
+        self.signing_key = signing_key or SigningKey.from_environment()
 
     def __repr__(self) -> str:
         return f"ModelStore({self.url!r})"
@@ -83,20 +89,22 @@ class ModelStore:
         return ref.name, aliases[alias]
 
     def card(self, name: str, version: int) -> ModelCard:
-        files = self.read_version(name, version, only=(CARD,))
-        return ModelCard.from_json(files[CARD])
+        """The version's card; refused if it describes another model or version than the
+        folder it was read from (a folder copied or linked from elsewhere)."""
+        card = ModelCard.from_json(self.read_version(name, version, only=(CARD,))[CARD])
+        if (card.name, card.version) != (name, version):
+            raise IntegrityError(
+                f"{name}:{version}: its {CARD} describes {card.name}:{card.version}; the folder "
+                "was copied or moved after publishing. Nothing was loaded."
+            )
+        return card
 
     def read_version(
         self, name: str, version: int, only: tuple[str, ...] | None = None
     ) -> dict[str, bytes]:
         """Files of a version, each checked against the manifest before it is returned."""
         base = f"{check_name(name)}/{version}"
-        try:
-            expected = manifest.parse(self.files.read(f"{base}/{MANIFEST}"))
-        except FileNotFoundError:
-            raise StoreError(
-                f"{name} has no version {version} in {self.url}{self._known(name)}"
-            ) from None
+        expected = manifest.parse(self._checked_manifest(name, version)[0])
         wanted = only if only is not None else tuple(expected)
         result = {}
         for path in wanted:
@@ -107,21 +115,73 @@ class ModelStore:
             result[path] = manifest.check(f"{name}:{version}", path, data, expected)
         return result
 
+    def export(self, name: str, version: int, folder: Path) -> None:
+        """Copy a version into `folder` as a one-version store (NAME/VERSION/ with its
+        manifest and signature), every file checked as a load checks it."""
+        raw_manifest, signature = self._checked_manifest(name, version)
+        files = self.read_version(name, version)
+        files[MANIFEST] = raw_manifest
+        if signature is not None:
+            files[SIGNATURE] = signature
+        target = (folder / name / str(version)).resolve()
+        for path, data in files.items():
+            destination = (target / path).resolve()
+            if not destination.is_relative_to(target):
+                raise IntegrityError(f"{name}:{version}: {path!r} leaves the version folder")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(data)
+
+    def sign(self, name: str, version: int) -> None:
+        """Sign a version published before a key was configured (its files are checked
+        against the manifest first)."""
+        if self.signing_key is None:
+            raise StoreError(f"no signing key: set {KEY_ENV} or {KEY_FILE_ENV}")
+        base = f"{check_name(name)}/{version}"
+        try:
+            raw = self.files.read(f"{base}/{MANIFEST}")
+        except FileNotFoundError:
+            raise StoreError(f"{name} has no version {version}{self._known(name)}") from None
+        expected = manifest.parse(raw)
+        for path in expected:
+            manifest.check(f"{name}:{version}", path, self.files.read(f"{base}/{path}"), expected)
+        self.files.replace(f"{base}/{SIGNATURE}", self.signing_key.sign(name, version, raw))
+        self._record(name, "sign", version=version, key_id=self.signing_key.id)
+
+    def _checked_manifest(self, name: str, version: int) -> tuple[bytes, bytes | None]:
+        """The manifest's bytes and signature, the signature checked when a key is set."""
+        base = f"{check_name(name)}/{version}"
+        try:
+            raw = self.files.read(f"{base}/{MANIFEST}")
+        except FileNotFoundError:
+            raise StoreError(
+                f"{name} has no version {version} in {self.url}{self._known(name)}"
+            ) from None
+        signature: bytes | None = None
+        with suppress(FileNotFoundError):
+            signature = self.files.read(f"{base}/{SIGNATURE}")
+        if self.signing_key is not None:
+            self.signing_key.check(name, version, raw, signature)
+        return raw, signature
+
     def verify(self, name: str, version: int | None = None) -> list[str]:
         """Check every file of a version (or of all versions) against its manifest.
 
         Returns what was checked; raises IntegrityError at the first problem, including
-        files that were added after publishing.
+        files that were added after publishing, and UnsafeModelError for a scikit-learn
+        artifact that names a type outside the allowlist (read, never loaded).
         """
         checked = []
         for number in [version] if version is not None else self.versions(name):
             listed = self.read_version(name, number)
-            present = set(self.files.files_under(f"{name}/{number}")) - {MANIFEST, CLAIM}
+            present = set(self.files.files_under(f"{name}/{number}")) - {MANIFEST, SIGNATURE, CLAIM}
             extra = sorted(present - set(listed))
             if extra:
                 raise IntegrityError(
                     f"{name}:{number}: {', '.join(extra)} not listed in {MANIFEST}"
                 )
+            card = self.card(name, number)
+            if card.artifact_format == "skops":
+                check_skops(listed[card.artifact_path])
             checked.append(f"{name}:{number} ({len(listed)} files)")
         return checked
 
@@ -174,7 +234,10 @@ class ModelStore:
         base = f"{name}/{version}"
         for path, data in files.items():
             self.files.write(f"{base}/{path}", data)
-        self.files.replace(f"{base}/{MANIFEST}", manifest.build(files))
+        listing = manifest.build(files)
+        if self.signing_key is not None:
+            self.files.write(f"{base}/{SIGNATURE}", self.signing_key.sign(name, version, listing))
+        self.files.replace(f"{base}/{MANIFEST}", listing)
         self._record(name, "publish", version=version)
         if alias is not None:
             self.promote(name, version, alias)
