@@ -76,6 +76,9 @@ def main() -> None:
     ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(2)
+    except OSError as error:  # a read-only or full store, a missing file: the OS names it
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(2)
 
 
 def _version(value: bool) -> None:
@@ -536,6 +539,30 @@ def models_verify(
     """
     for checked in _store(store).verify(name, version):
         out.print(f"ok {checked}")
+
+
+@models_app.command("sign")
+def models_sign(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int | None, typer.Option(help="Only this version.", min=1)] = None,
+    store: StoreOption = None,
+) -> None:
+    """Sign versions published before a signing key was configured (after checking them).
+
+    The key comes from SCALEPIPE_SIGNING_KEY or SCALEPIPE_SIGNING_KEY_FILE; with one set,
+    publishing signs every version and every load refuses an unsigned one.
+
+    Example: SCALEPIPE_SIGNING_KEY_FILE=key.txt scalepipe models sign games
+    """
+    from scalepipe.store.errors import StoreError
+
+    models = _store(store)
+    numbers = [version] if version is not None else models.versions(name)
+    if not numbers:
+        raise StoreError(f"{name} has no published versions in {models.url}")
+    for number in numbers:
+        models.sign(name, number)
+        out.print(f"signed {name}:{number} (key {models.signing_key.id})")
 
 
 package_app = typer.Typer(

@@ -32,8 +32,31 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not GAMES_CSV.is_file() or not HOUSING_CSV.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"the book's real files are not in {SHARED_DATA}; CI must have them")
         pytest.skip(f"the book's real files are not in {SHARED_DATA} (as on a user's machine)")
     return SHARED_DATA
+
+
+@contextmanager
+def small_disk(folder: Path, *options: str) -> Iterator[Path]:
+    """A real tmpfs mounted at `folder` with mount options (size=, nr_inodes=, ro): a full or
+    read-only disk, not a simulated one. Needs root, as CI and the developers' machines have."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs for a disk test: {mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _postgres_answers() -> bool:

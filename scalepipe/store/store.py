@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import socket
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -36,8 +38,9 @@ from scalepipe.store.files import StoreFiles, open_store_files
 from scalepipe.store.manifest import MANIFEST
 from scalepipe.store.signing import KEY_ENV, KEY_FILE_ENV, SIGNATURE, SigningKey
 from scalepipe.store.trusted import check_skops
-from scalepipe.store.uri import ModelURI, check_alias, check_name
+from scalepipe.store.uri import NAME_PATTERN, ModelURI, check_alias, check_name
 
+log = logging.getLogger(__name__)
 CLAIM = ".claim"
 ALIASES = "aliases.json"
 AUDIT = "audit"
@@ -57,18 +60,25 @@ class ModelStore:
     # Reading
 
     def names(self) -> list[str]:
-        return [name for name in self.files.children("") if self.versions(name)]
+        children = self.files.children("")
+        return [name for name in children if NAME_PATTERN.fullmatch(name) and self.versions(name)]
 
     def versions(self, name: str) -> list[int]:
         """The published (complete) versions of `name`, oldest first."""
         return _numbers(self.files.folders_holding(check_name(name), MANIFEST))
 
     def aliases(self, name: str) -> dict[str, int]:
+        path = f"{check_name(name)}/{ALIASES}"
         try:
-            raw = json.loads(self.files.read(f"{check_name(name)}/{ALIASES}"))
+            raw = json.loads(self.files.read(path))
+            return {check_alias(str(alias)): _number(target) for alias, target in raw.items()}
         except FileNotFoundError:
             return {}
-        return {str(alias): int(version) for alias, version in raw.items()}
+        except (ValueError, AttributeError, TypeError) as error:
+            raise StoreError(
+                f"{self.url}/{path} is malformed ({error}); it should map alias names to "
+                "version numbers, e.g. {\"champion\": 3}"
+            ) from None
 
     def resolve(self, uri: ModelURI | str) -> tuple[str, int]:
         """(name, version) that a URI points at now; a clear error if it points nowhere."""
@@ -171,7 +181,10 @@ class ModelStore:
         artifact that names a type outside the allowlist (read, never loaded).
         """
         checked = []
-        for number in [version] if version is not None else self.versions(name):
+        numbers = [version] if version is not None else self.versions(name)
+        if not numbers:
+            raise StoreError(f"{name} has no published versions in {self.url}{self._known(name)}")
+        for number in numbers:
             listed = self.read_version(name, number)
             present = set(self.files.files_under(f"{name}/{number}")) - {MANIFEST, SIGNATURE, CLAIM}
             extra = sorted(present - set(listed))
@@ -186,11 +199,17 @@ class ModelStore:
         return checked
 
     def audit(self, name: str) -> list[dict[str, Any]]:
-        events = [
-            json.loads(self.files.read(f"{name}/{AUDIT}/{entry}"))
-            for entry in self.files.children(f"{check_name(name)}/{AUDIT}")
-        ]
-        return sorted(events, key=lambda event: (event["time"], event["id"]))
+        """The recorded publishes, promotions and deletions, oldest first; a record that
+        cannot be read (left by an older version on a full disk) is shown as such."""
+        events = []
+        for entry in self.files.children(f"{check_name(name)}/{AUDIT}"):
+            try:
+                event = json.loads(self.files.read(f"{name}/{AUDIT}/{entry}"))
+                str(event["time"]), str(event["id"])
+            except (ValueError, KeyError, TypeError):
+                event = {"time": "", "id": entry, "action": "unreadable record", "file": entry}
+            events.append(event)
+        return sorted(events, key=lambda event: (str(event["time"]), str(event["id"])))
 
     def local_folder(self, name: str, version: int) -> Path | None:
         return self.files.local_folder(f"{name}/{version}")
@@ -240,7 +259,13 @@ class ModelStore:
         self.files.replace(f"{base}/{MANIFEST}", listing)
         self._record(name, "publish", version=version)
         if alias is not None:
-            self.promote(name, version, alias)
+            try:
+                self.promote(name, version, alias)
+            except OSError as error:
+                raise StoreError(
+                    f"{name}:{version} is published, but alias {alias!r} was not moved to it: "
+                    f"{error}"
+                ) from error
         return version
 
     def promote(self, name: str, version: int, alias: str) -> None:
@@ -300,9 +325,17 @@ class ModelStore:
             "action": action,
         }
         event |= details
-        self.files.write(
-            f"{name}/{AUDIT}/{event['time']}-{event['id']}.json", json.dumps(event).encode()
-        )
+        path = f"{name}/{AUDIT}/{event['time']}-{event['id']}.json"
+        try:
+            self.files.replace(path, json.dumps(event).encode())
+        except OSError as error:
+            # The action itself is done (a version visible, an alias moved): say so, and that
+            # its record is missing, rather than report the action as failed.
+            log.warning("%s %s done, but its audit record was not written: %s", name, action, error)
+            warnings.warn(
+                f"{name}: {action} done, but its audit record was not written ({error})",
+                stacklevel=3,
+            )
 
     @contextmanager
     def _aliases_lock(self, name: str) -> Iterator[None]:
@@ -379,6 +412,12 @@ def prepare_model(
         git_sha=git_sha(),
     )
     return PreparedModel(files, card)
+
+
+def _number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{value!r} is not a version number")
+    return value
 
 
 def _numbers(entries: list[str]) -> list[int]:

@@ -14,6 +14,7 @@ from scalepipe.data.catalog import DatasetError, DatasetSpec, Task, spec
 from scalepipe.data.fingerprint import fingerprint
 from scalepipe.data.sources import load_tables
 from scalepipe.signature import Signature
+from scalepipe.store.card import redact_url
 from scalepipe.train import plots
 from scalepipe.train.metrics import evaluate
 from scalepipe.train.recipes import DEFAULT_RECIPE, RECIPES, EpochCallback, Fitted, Flavor
@@ -177,7 +178,7 @@ def train(
         epochs=epochs,
         plot_dir=Path(settings.plots_dir) if plot else None,
         on_epoch=on_epoch,
-        extra_params={"source": source or "generated"},
+        extra_params={"source": redact_url(source) if source else "generated"},
     )
 
 

@@ -10,6 +10,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,9 @@ from tests import models
 FORK = multiprocessing.get_context("fork")
 
 
-def _publish_forever(url: str, prepared: PreparedModel) -> None:
+def _publish_forever(url: str, prepared: PreparedModel, started: Any) -> None:
     store = ModelStore(url)
+    started.set()
     while True:
         store.publish(prepared, "games", alias="champion")
 
@@ -64,19 +66,30 @@ def test_a_publisher_killed_at_any_moment_leaves_no_half_version(
     prepared = models.prepared("logistic")
     timing = random.Random(2024)
     verified: set[int] = set()
+    mid_publish = 0
     for _ in range(kills):
-        child = FORK.Process(target=_publish_forever, args=(url, prepared))
+        started = FORK.Event()
+        child = FORK.Process(target=_publish_forever, args=(url, prepared, started))
         child.start()
+        assert started.wait(30)
         time.sleep(timing.uniform(0.0, 0.08 if backend == "local" else 0.5))
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         _check_store(store, verified)
+        mid_publish += _killed_mid_publish(store)
     _check_store(store)
-    claimed = [n for n in store.files.children("games") if n.isdigit()]
-    published = store.versions("games")
-    # The kills landed mid-publish: some numbers were claimed but never became visible.
-    assert len(claimed) > len(published) > 0
+    # The test means something only if most kills interrupted a publish (a number claimed
+    # but not yet visible, or visible but not yet champion), not a process at rest.
+    assert mid_publish >= kills // 2, f"only {mid_publish} of {kills} kills landed mid-publish"
+    assert len(store.versions("games")) > 0
+
+
+def _killed_mid_publish(store: ModelStore) -> bool:
+    claimed = max((int(n) for n in store.files.children("games") if n.isdigit()), default=0)
+    return (
+        claimed not in store.versions("games") or store.aliases("games").get("champion") != claimed
+    )
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
