@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from scalepipe.functions.runtime import FunctionRuntime
-from scalepipe.serve.app import Header, Response
+from scalepipe.serve.app import Header, HttpError, Response, error_response
 
 runtime = FunctionRuntime()
 
@@ -34,7 +34,10 @@ def _call(event: Any, default_path: str, force_path: str | None = None) -> Respo
     if not isinstance(event, dict):
         event = {}
     if "requestContext" in event or "httpMethod" in event or "rawPath" in event:
-        method, path, query, headers, body = _gateway_request(event)
+        try:
+            method, path, query, headers, body = _gateway_request(event)
+        except HttpError as error:
+            return error_response(error)
         return runtime.respond(
             method, force_path or _route_path(path, default_path), query, headers, body
         )
@@ -42,23 +45,59 @@ def _call(event: Any, default_path: str, force_path: str | None = None) -> Respo
     path = force_path or default_path
     if force_path is None and ("instances" in event or "dataframe_split" in event):
         path = f"/v1/models/{runtime.app().first.name}/predict"
-    return runtime.respond("POST", path, b"", [], json.dumps(event).encode(), trusted=True)
+    try:
+        body = json.dumps(event).encode()
+    except (ValueError, TypeError, RecursionError):
+        return error_response(HttpError(400, "the event cannot be read as a JSON object"))
+    return runtime.respond("POST", path, b"", [], body, trusted=True)
 
 
 def _gateway_request(event: dict[str, Any]) -> tuple[str, str, bytes, list[Header], bytes]:
-    http = event.get("requestContext", {}).get("http", {})
-    method = str(http.get("method") or event.get("httpMethod") or "POST").upper()
-    path = str(event.get("rawPath") or event.get("path") or "/")
-    if "rawQueryString" in event:
-        query = str(event["rawQueryString"]).encode()
+    """The HTTP request inside an API Gateway event; HttpError(400) for a malformed one."""
+    http = _mapping(event, "requestContext").get("http") or {}
+    if not isinstance(http, dict):
+        raise HttpError(400, "the event's requestContext.http must be an object")
+    method = _text(http.get("method") or event.get("httpMethod") or "POST", "method").upper()
+    path = _text(event.get("rawPath") or event.get("path") or "/", "path")
+    if event.get("rawQueryString") is not None:
+        query = _text(event["rawQueryString"], "rawQueryString").encode()
     else:
-        query = urlencode(event.get("queryStringParameters") or {}).encode()
+        parameters = _mapping(event, "queryStringParameters")
+        if not all(isinstance(v, str) for v in parameters.values()):
+            raise HttpError(400, "the event's queryStringParameters must map names to strings")
+        query = urlencode(parameters).encode()
     headers = [
-        (str(k).lower().encode(), str(v).encode()) for k, v in (event.get("headers") or {}).items()
+        (str(k).lower().encode(), _text(v, f"header {k}").encode())
+        for k, v in _mapping(event, "headers").items()
     ]
-    raw = event.get("body") or ""
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
+    raw = _text(event.get("body") or "", "body")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except ValueError:
+            raise HttpError(400, "the event's body is not valid base64") from None
+    else:
+        body = raw.encode()
     return method, path, query, headers, body
+
+
+def _mapping(event: dict[str, Any], key: str) -> dict[str, Any]:
+    value = event.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise HttpError(400, f"the event's {key} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise HttpError(400, f"the event's {what} must be a string, got {type(value).__name__}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise HttpError(400, f"the event's {what} is not valid text") from None
+    return value
 
 
 def _route_path(path: str, default_path: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from scalepipe.predict import Predictor
 from scalepipe.predict.predictor import LoadedVersion
+from scalepipe.predict.records import prediction_records, to_line
 from scalepipe.serve.app import Header, Response, ServingApp
 from scalepipe.serve.auth import ApiKeys
 
@@ -95,10 +96,7 @@ def _is_reload(body: bytes) -> bool:
 def _log_prediction(
     model: LoadedVersion, request: Any, scores: list[float], seconds: float
 ) -> None:
-    """One structured line per prediction: the book's advice for watching drift."""
-    log.info(
-        json.dumps(
-            {"event": "prediction", "model": model.name, "version": model.version,
-             "rows": len(scores), "latency_ms": round(seconds * 1000, 4)}
-        )
-    )  # fmt: skip
+    """One PredictionRecord a line, as the server's prediction log writes them: the book's
+    advice for watching drift (CloudWatch and Cloud Logging keep the lines)."""
+    for record in prediction_records(model, request, scores, seconds, time.time()):
+        log.info(to_line(record).rstrip("\n"))

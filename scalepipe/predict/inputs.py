@@ -1,8 +1,10 @@
 """Input validation and coercion by the signature: the one place every target checks inputs.
 
 The book's clients send numbers as strings ("1"), so numeric strings are accepted,
-and booleans count as 0/1. A missing feature, a value that is not a number, NaN or
-infinity (unless the model accepts missing values) is refused with the field's name.
+and booleans count as 0/1. Strings must be plain ASCII decimals: Python's float() would
+also read "٣" as 3, "1_0" as 10 and " 1 " as 1, which no client means. A missing
+feature, a value that is not a number, NaN or infinity (unless the model accepts missing
+values) is refused with the field's name.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ class InvalidInput(ValueError):
 def coerce_value(name: str, value: Any, accepts_missing: bool) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
+        if type(value) is str and not _plain_decimal(value):
+            raise ValueError(value)
+    except (TypeError, ValueError, OverflowError):
         if value is None and accepts_missing:
             return math.nan
         shown = "null" if value is None else repr(value)
@@ -56,6 +60,26 @@ def record_row(
         if unknown:
             raise InvalidInput(f"unknown field(s): {', '.join(map(str, unknown))}", str(unknown[0]))
     return row
+
+
+def _plain_decimal(text: str) -> bool:
+    """True for text that float() read as a plain ASCII decimal (cheap: the hot path)."""
+    return text.isascii() and "_" not in text and not text[0].isspace() and not text[-1].isspace()
+
+
+def numeric_matrix(rows: Any) -> Any:
+    """`rows` as a float64 array when every value is already a number (bool, int, float),
+    else None: numpy would parse strings as loosely as float() does, so they go value by
+    value through coerce_value."""
+    import numpy as np
+
+    try:
+        array = np.array(rows)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if array.dtype.kind not in "biuf":
+        return None
+    return array.astype(np.float64, copy=False)
 
 
 def check_matrix(matrix: Any, names: Sequence[str], accepts_missing: bool) -> Any:

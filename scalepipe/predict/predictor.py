@@ -19,7 +19,13 @@ from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from scalepipe.predict.inputs import InvalidInput, check_matrix, frame_matrix, record_row
+from scalepipe.predict.inputs import (
+    InvalidInput,
+    check_matrix,
+    frame_matrix,
+    numeric_matrix,
+    record_row,
+)
 from scalepipe.predict.scorers import EstimatorScorer, KerasScorer, LinearScorer, Scorer
 from scalepipe.signature import OutputKind, Signature
 from scalepipe.store.card import ModelCard
@@ -72,22 +78,22 @@ class LoadedVersion:
             raise InvalidInput(f"record {index}: {error}", error.field) from None
 
     def predict_one(self, record: Mapping[Any, Any]) -> float:
-        return self.scorer.score_row(self.row(record))
+        return self._score_row(self.row(record))
 
     def predict_records(self, records: Sequence[Mapping[Any, Any]]) -> list[float]:
         if len(records) == 1:
-            return [self.scorer.score_row(self.row(records[0], 0))]
+            return [self._score_row(self.row(records[0], 0))]
         if not records:
             return []
         try:
             import numpy as np
         except ImportError:  # a numpy-free serverless package of a linear model
-            return [self.scorer.score_row(self.row(r, i)) for i, r in enumerate(records)]
+            return [self._score_row(self.row(r, i), i) for i, r in enumerate(records)]
         matrix = None if self.strict else self._plain_matrix(records)
         if matrix is None:
             rows = [self.row(record, index) for index, record in enumerate(records)]
             matrix = np.array(rows, dtype=np.float64)
-        result: list[float] = self.scorer.score_matrix(matrix).tolist()
+        result: list[float] = self._score_matrix(matrix).tolist()
         return result
 
     def predict_rows(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[float]:
@@ -100,13 +106,13 @@ class LoadedVersion:
         try:
             import numpy as np
 
-            matrix = np.array(rows, dtype=np.float64)
-        except (ImportError, TypeError, ValueError):
+            matrix = numeric_matrix(rows)
+        except ImportError:
             matrix = None
         if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(names):
             chosen = matrix[:, [names.index(name) for name in self.names]]
             if np.isfinite(chosen).all():
-                result: list[float] = self.scorer.score_matrix(chosen).tolist()
+                result: list[float] = self._score_matrix(chosen).tolist()
                 return result
         # Something needs a word: go record by record, which names the row and field.
         records = []
@@ -119,31 +125,54 @@ class LoadedVersion:
         return self.predict_records(records)
 
     def predict_frame(self, frame: Any) -> Any:
-        return self.scorer.score_matrix(frame_matrix(frame, self.names, self.accepts_missing))
+        return self._score_matrix(frame_matrix(frame, self.names, self.accepts_missing))
 
     def predict_array(self, array: Any) -> Any:
-        return self.scorer.score_matrix(check_matrix(array, self.names, self.accepts_missing))
+        return self._score_matrix(check_matrix(array, self.names, self.accepts_missing))
+
+    def _score_row(self, row: list[float], index: int | None = None) -> float:
+        score = self.scorer.score_row(row)
+        if score - score != 0.0:  # NaN or ±infinity: inputs far outside the training data
+            raise _not_finite(index)
+        return score
+
+    def _score_matrix(self, matrix: Any) -> Any:
+        import numpy as np
+
+        scores = self.scorer.score_matrix(matrix)
+        finite = np.isfinite(scores)
+        if not finite.all():
+            raise _not_finite(int(np.argmin(finite)))
+        return scores
 
     def _plain_matrix(self, records: Sequence[Mapping[Any, Any]]) -> Any:
         """The records as a float64 matrix in one pass through C, when nothing needs a word.
 
-        Numbers, numeric strings and booleans convert exactly as record by record; anything
-        else (a missing field, a word, NaN where the model refuses it) returns None, and the
+        Numbers and booleans convert exactly as record by record; anything else (a string,
+        a missing field, NaN where the model refuses it) returns None, and the
         record-by-record path then names the record and field at fault.
         """
         import numpy as np
 
         pick = self.pick
         try:
-            matrix = np.array([pick(record) for record in records], dtype=np.float64)
-        except (KeyError, TypeError, ValueError):
+            matrix = numeric_matrix([pick(record) for record in records])
+        except (KeyError, TypeError):
             return None
-        if matrix.ndim != 2 or matrix.shape[1] != len(self.names):
+        if matrix is None or matrix.ndim != 2 or matrix.shape[1] != len(self.names):
             return None
         finite = np.isfinite(matrix)
         if not finite.all() and not (self.accepts_missing and (finite | np.isnan(matrix)).all()):
             return None
         return matrix
+
+
+def _not_finite(index: int | None) -> InvalidInput:
+    where = "" if index is None else f"record {index}: "
+    return InvalidInput(
+        f"{where}the model's output is not a finite number for these inputs; values this "
+        "extreme are far outside what it was trained on"
+    )
 
 
 class Predictor:

@@ -33,6 +33,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PredictionHook = Callable[[LoadedVersion, Any, list[float], float], None]
 DEFAULT_BODY_LIMIT = 1 << 20
+# Deeper than any message a client means to echo, and within what orjson writes (254).
+ECHO_DEPTH = 64
 Header = tuple[bytes, bytes]
 Response = tuple[int, bytes, list[Header]]
 _JSON = (b"content-type", b"application/json")
@@ -83,7 +85,7 @@ class ServingApp:
         try:
             body = b"" if method == "GET" else await self._read_body(receive, headers)
         except HttpError as error:
-            response = _error_response(error)
+            response = error_response(error)
         else:
             response = self.respond(method, scope["path"], scope["query_string"], headers, body)
         status, content, extra = response
@@ -115,7 +117,7 @@ class ServingApp:
                 raise HttpError(413, f"the body is over the {self.body_limit:,}-byte limit")
             response = self._route(method, path, query, body, authenticated)
         except HttpError as error:
-            response = _error_response(error)
+            response = error_response(error)
         except Exception:
             request_id = f"{self._pid:x}-{next(self._request_ids):x}"
             log.exception("request %s %s %s failed", request_id, method, path)
@@ -136,7 +138,10 @@ class ServingApp:
             params = _params(method, query, body)
             if not params:
                 return _json(200, {"success": False})
-            return _json(200, {"response": params.get("msg"), "success": True})
+            message = params.get("msg")
+            if _deeper_than(message, ECHO_DEPTH):
+                raise HttpError(400, f"'msg' is nested over {ECHO_DEPTH} levels deep", "msg")
+            return _json(200, {"response": message, "success": True})
         if path.startswith("/v1/models"):
             return self._models_api(method, path, body)
         if path == "/healthz":
@@ -306,7 +311,21 @@ def _json_body(raw: bytes) -> Any:
         raise HttpError(400, f"malformed JSON: {error}") from None
 
 
-def _error_response(error: HttpError) -> Response:
+def _deeper_than(value: Any, limit: int) -> bool:
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) and item for item in level)
+
+
+def error_response(error: HttpError) -> Response:
     payload = {"success": False, "error": str(error)}
     if error.field is not None:
         payload["field"] = error.field

@@ -77,7 +77,7 @@ class ModelStore:
         except (ValueError, AttributeError, TypeError) as error:
             raise StoreError(
                 f"{self.url}/{path} is malformed ({error}); it should map alias names to "
-                "version numbers, e.g. {\"champion\": 3}"
+                'version numbers, e.g. {"champion": 3}'
             ) from None
 
     def resolve(self, uri: ModelURI | str) -> tuple[str, int]:

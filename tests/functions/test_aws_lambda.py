@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -147,12 +150,13 @@ def test_refresh_strategies_pinned_timed_and_triggered(
         assert reloaded["models"] == {"games": 2}
         assert aws_lambda.handler(BOOK_EVENT, None)["headers"]["x-model-version"] == "2"
     logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "scalepipe.functions"]
-    assert {k: v for k, v in logged[-1].items() if k != "latency_ms"} == {
-        "event": "prediction",
-        "model": "games",
-        "version": 2,
-        "rows": 1,
-    }
+    # The same PredictionRecord as the server's prediction log.
+    record = logged[-1]
+    assert (record["model"], record["version"], record["extra_fields"]) == ("games", 2, 0)
+    assert record["inputs"] == {name: float(value) for name, value in BOOK_EVENT.items()}
+    expected = Predictor.load("games:2", store=store).predict_one(BOOK_EVENT)
+    assert record["output"] == pytest.approx(expected, rel=1e-12)
+    assert record["latency_ms"] > 0 and record["id"].endswith(":0")
 
 
 @pytest.mark.parametrize("backend", ["s3", "gcs"])
@@ -170,3 +174,62 @@ def test_a_missing_model_setting_is_a_clear_error(configure: Any) -> None:
     configure()
     with pytest.raises(RuntimeError, match="set SCALEPIPE_MODEL"):
         aws_lambda.handler(BOOK_EVENT, None)
+
+
+MALFORMED_EVENTS: list[tuple[str, Any]] = [
+    ("null requestContext", {"requestContext": None, "httpMethod": "POST", "body": "{}"}),
+    ("requestContext a string", {"requestContext": "x", "body": "{}"}),
+    ("http a list", {"requestContext": {"http": []}, "rawPath": "/"}),
+    ("bad base64", {"httpMethod": "POST", "isBase64Encoded": True, "body": "!!not base64"}),
+    ("headers a list", {"httpMethod": "GET", "headers": [["x-api-key", "k"]]}),
+    ("headers a string", {"httpMethod": "GET", "headers": "x-api-key: k"}),
+    ("query a string", {"httpMethod": "GET", "queryStringParameters": "G1=1"}),
+    ("query values lists", {"httpMethod": "GET", "queryStringParameters": {"G1": ["1"]}}),
+    ("body an object", {"httpMethod": "POST", "body": {"G1": 1}}),
+    ("1e400", {"httpMethod": "POST", "body": '{"G1": 1e400}'}),
+    ("Infinity", {"httpMethod": "POST", "body": '{"G1": Infinity}'}),
+    ("5,000 digits", {"httpMethod": "POST", "body": '{"G1": ' + "7" * 5000 + "}"}),
+    ("400 digits", {"httpMethod": "POST", "body": '{"G1": ' + "7" * 400 + "}"}),
+    ("deep nesting", {"httpMethod": "POST", "body": '{"G1": ' + "[" * 5000 + "]" * 5000 + "}"}),
+    ("lone surrogate", {"httpMethod": "POST", "body": '{"G1": "\\ud800"}'}),
+    ("method a number", {"httpMethod": 7, "body": "{}"}),
+    ("direct, extreme", {f"G{i}": 1e308 * (-1) ** i for i in range(1, 11)}),
+    ("direct, Arabic digit", BOOK_EVENT | {"G1": "٣"}),
+]
+
+
+def _statuses_without_orjson(model: str) -> dict[str, int]:
+    """The same events through a handler whose process cannot import orjson (as in the
+    standard-library-only Lambda zip)."""
+    script = """
+import json, sys
+sys.modules["orjson"] = None
+from scalepipe.functions import aws_lambda
+events = json.load(sys.stdin)
+print(json.dumps({name: aws_lambda.handler(event)["statusCode"] for name, event in events}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(MALFORMED_EVENTS),
+        capture_output=True,
+        text=True,
+        env=os.environ | {"SCALEPIPE_MODEL": model},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    statuses: dict[str, int] = json.loads(result.stdout)
+    return statuses
+
+
+def test_every_malformed_event_gets_a_4xx_with_and_without_orjson(
+    store: ModelStore, configure: Any
+) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    statuses = {}
+    for name, event in MALFORMED_EVENTS:
+        answer = aws_lambda.handler(event, None)
+        statuses[name] = answer["statusCode"]
+        assert 400 <= answer["statusCode"] < 500, (name, answer)
+        assert _body(answer)["success"] is False and _body(answer)["error"]
+    assert _statuses_without_orjson(f"{store.url}/games") == statuses

@@ -107,6 +107,12 @@ def test_the_books_string_inputs_and_booleans_are_coerced(games_predictor: Predi
         ({"G4": [1]}, "feature 'G4' must be a number, got [1]", "G4"),
         ({"G5": "nan"}, "feature 'G5' must be a finite number, got 'nan'", "G5"),
         ({"G6": math.inf}, "feature 'G6' must be a finite number, got inf", "G6"),
+        # float() reads these as numbers; no client means them as such.
+        ({"G7": "٣"}, "feature 'G7' must be a number, got '٣'", "G7"),
+        ({"G7": "１"}, "feature 'G7' must be a number, got '１'", "G7"),
+        ({"G8": "1_0"}, "feature 'G8' must be a number, got '1_0'", "G8"),
+        ({"G9": " 1"}, "feature 'G9' must be a number, got ' 1'", "G9"),
+        ({"G10": 10**400}, "feature 'G10' must be a number, got 1000", "G10"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(
@@ -117,6 +123,41 @@ def test_bad_values_are_refused_naming_the_field(
     ) as caught:
         games_predictor.predict_one(BOOK_REQUEST | change)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("value", ["٣", "1_0", " 1", "１"])
+def test_batches_refuse_loose_numbers_as_single_records_do(
+    games_predictor: Predictor, value: str
+) -> None:
+    records = [BOOK_REQUEST, BOOK_REQUEST | {"G2": value}]
+    with pytest.raises(InvalidInput, match="record 1: feature 'G2' must be a number"):
+        games_predictor.predict_records(records)
+    names = list(BOOK_REQUEST)
+    rows = [[record[name] for name in names] for record in records]
+    with pytest.raises(InvalidInput, match="record 1: feature 'G2' must be a number"):
+        games_predictor.predict_rows(names, rows)
+
+
+def test_plain_decimal_strings_still_score(games_predictor: Predictor) -> None:
+    plain = {name: value for name, value in zip(BOOK_REQUEST, ["1", "0.0", "+1", "-0", ".5",
+             "1e0", "1.", "0", "1", "0"], strict=True)}  # fmt: skip
+    numbers = {name: float(value) for name, value in plain.items()}
+    assert games_predictor.predict_one(plain) == games_predictor.predict_one(numbers)
+
+
+@pytest.mark.parametrize("recipe", ["logistic", "linear"])
+def test_extreme_finite_inputs_are_refused_not_scored_as_nan(
+    store: ModelStore, recipe: str
+) -> None:
+    dataset = "games" if recipe == "logistic" else "housing"
+    store.publish(models.prepared(recipe, dataset), f"extreme-{recipe}")
+    predictor = Predictor.load(f"extreme-{recipe}:1", store=store)
+    extreme = dict.fromkeys(predictor.signature.names, 1e308)
+    extreme[predictor.signature.names[1]] = -1e308
+    with pytest.raises(InvalidInput, match="output is not a finite number"):
+        predictor.predict_one(extreme)
+    with pytest.raises(InvalidInput, match="record 1: the model's output is not a finite"):
+        predictor.predict_records([dict.fromkeys(predictor.signature.names, 0), extreme])
 
 
 def test_missing_and_unknown_fields(games_predictor: Predictor, store: ModelStore) -> None:

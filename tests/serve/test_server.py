@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import requests
 
@@ -49,6 +50,14 @@ def test_predictions_carry_the_model_name_and_version(server: Server) -> None:
     response = requests.get(server.url, params=BOOK_PARAMS, timeout=10)
     assert response.headers["x-model-name"] == "games"
     assert response.headers["x-model-version"] == "1"
+
+
+def test_echo_returns_nested_messages_within_the_depth_limit(server: Server) -> None:
+    nested: Any = "deep"
+    for _ in range(63):
+        nested = [nested]
+    answer = requests.post(f"{server.url}/echo", json={"msg": nested}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["response"] == nested
 
 
 def test_the_echo_service_returns_msg_and_a_base64_image(server: Server) -> None:
@@ -121,6 +130,18 @@ def test_model_listing_health_readiness_openapi_and_docs(server: Server) -> None
         ("PUT", "/", b"", 405, "use GET or POST"),
         ("GET", "/v1/models/trees", b"", 404, "no model 'trees'; served: games, housing"),
         ("GET", "/nowhere", b"", 404, "no route /nowhere"),
+        ("POST", "/echo", b'{"msg": ' + b"[" * 300 + b"]" * 300 + b"}", 400, "nested over 64"),
+        ("POST", "/echo", b'{"msg": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400, "malformed JSON"),
+        ("POST", "/", b'{"G1": 1e400}', 400, "malformed JSON"),
+        ("POST", "/", b'{"G1": ' + b"9" * 5000 + b"}", 400, "malformed JSON"),
+        ("POST", "/", b'{"G1": "\u0663"}', 422, "feature 'G1' must be a number"),
+        (
+            "POST",
+            "/",
+            orjson.dumps({f"G{i}": 1e308 * (-1) ** i for i in range(1, 11)}),
+            422,
+            "output is not a finite number",
+        ),
     ],
 )
 def test_client_mistakes_get_4xx_with_a_reason(
@@ -276,10 +297,31 @@ def test_every_prediction_is_logged_and_none_lost_on_sigterm(
         rows = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert len(rows) == 29
     games = [row for row in rows if row["model"] == "games"]
-    assert len(games) == 25 and all(row["inputs"] == BOOK_PARAMS for row in games)
+    as_scored = {name: float(value) for name, value in BOOK_PARAMS.items()}
+    assert len(games) == 25 and all(row["inputs"] == as_scored for row in games)
+    assert len({row["id"] for row in rows}) == 29
     assert all(row["version"] == 1 and row["latency_ms"] > 0 for row in rows)
     houses = [row for row in rows if row["model"] == "housing"]
     assert len(houses) == 4 and houses[0]["inputs"]["rm"] == 6.2 and 0 < houses[0]["output"] < 60
+
+
+def test_the_prediction_log_grows_with_rows_not_with_what_clients_send(
+    serve_models: Callable[..., Server], tmp_path: Path
+) -> None:
+    log_path = tmp_path / "predictions.jsonl"
+    server = serve_models("housing", "--log-predictions", str(log_path), "--workers", "1")
+    columns = [*HOUSE, "x" * 20_000]
+    rows = [[*HOUSE.values(), "padding"] for _ in range(2_000)]
+    body = orjson.dumps({"dataframe_split": {"columns": columns, "data": rows}})
+    answer = requests.post(f"{server.url}/v1/models/housing/predict", data=body, timeout=30)
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 2_000
+    assert server.stop() == 0
+    logged = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert len(logged) == 2_000
+    assert all(row["extra_fields"] == 1 and set(row["inputs"]) == set(HOUSE) for row in logged)
+    # The extra column's 20 kB name is counted, not copied into each of 2,000 records
+    # (which made a 40 MB log of a 122 kB request): a record stays under 1 kB.
+    assert log_path.stat().st_size < 1024 * len(logged)
 
 
 def test_the_keras_mlp_is_served_through_the_same_routes(

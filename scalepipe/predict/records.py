@@ -1,0 +1,96 @@
+"""PredictionRecord: one schema for every prediction any target logs.
+
+    {"time": ISO 8601, "model": name, "version": n, "id": "<request>:<row>",
+     "inputs": {feature: value the model saw}, "output": score, "latency_ms": ms,
+     "extra_fields": how many fields the request sent beyond the signature}
+
+The server's --log-predictions file, the functions' log lines and (later) batch and
+stream outputs all write it, so that drift monitoring reads them alike. A record holds
+the signature's features only, as the numbers the model scored: a request's other
+fields are counted, never copied, so a log grows with the traffic's rows, not with
+what a client chooses to send. A row that cannot be described becomes an error record
+({"time", "model", "version", "id", "error"}) and the others are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from scalepipe.predict.inputs import coerce_value
+
+if TYPE_CHECKING:
+    from scalepipe.predict.predictor import LoadedVersion
+
+# Far above a record of hundreds of features; a line past it is replaced by an error record.
+MAX_RECORD_BYTES = 64 << 10
+
+
+def prediction_records(
+    model: LoadedVersion, request: Any, scores: Sequence[float], seconds: float, at: float
+) -> Iterator[dict[str, Any]]:
+    """The records of one scored request: a record, a list of them, or rows under columns."""
+    base = {
+        "time": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
+        "model": model.name,
+        "version": model.version,
+    }
+    request_id = uuid.uuid4().hex[:16]
+    latency_ms = seconds * 1000.0
+    names = model.names
+    for index, (values, extra, score) in enumerate(_rows(request, names, scores)):
+        record_id = f"{request_id}:{index}"
+        try:
+            inputs = {
+                name: coerce_value(name, value, model.accepts_missing)
+                for name, value in zip(names, values, strict=True)
+            }
+            yield base | {
+                "id": record_id,
+                "inputs": inputs,
+                "output": float(score),
+                "latency_ms": latency_ms,
+                "extra_fields": extra,
+            }
+        except Exception as error:  # any row that cannot be described is reported, not lost
+            yield error_record(base | {"id": record_id}, error)
+
+
+def error_record(base: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
+    return {**base, "error": f"{type(error).__name__}: {str(error)[:200]}"}
+
+
+def to_line(record: dict[str, Any]) -> str:
+    """One JSON line of at most MAX_RECORD_BYTES; an error record if the record is not."""
+    try:
+        line = json.dumps(record, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        return to_line(error_record(_identity(record), error))
+    if len(line) > MAX_RECORD_BYTES:
+        too_big = ValueError(f"the record is {len(line):,} bytes, over {MAX_RECORD_BYTES:,}")
+        return to_line(error_record(_identity(record), too_big))
+    return line + "\n"
+
+
+def _identity(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: record[key] for key in ("time", "model", "version", "id") if key in record}
+
+
+def _rows(
+    request: Any, names: Sequence[str], scores: Sequence[float]
+) -> Iterator[tuple[Sequence[Any], int, float]]:
+    """(the signature's values, the count of other fields, the score) per scored row."""
+    if isinstance(request, Mapping):
+        request = [request]
+    if isinstance(request, list):
+        for record, score in zip(request, scores, strict=False):
+            yield [record.get(name) for name in names], max(0, len(record) - len(names)), score
+        return
+    columns = list(request.columns)
+    positions = [columns.index(name) for name in names]
+    extra = len(columns) - len(names)
+    for row, score in zip(request.rows, scores, strict=False):
+        yield [row[position] for position in positions], extra, score
