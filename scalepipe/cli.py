@@ -701,12 +701,26 @@ def serve(
         Path | None,
         typer.Option(help="Append every prediction to this JSONL file (or .parquet folder)."),
     ] = None,
+    max_connections: Annotated[
+        int, typer.Option(help="Open connections per worker; past it new ones get 503.", min=1)
+    ] = 1024,
+    request_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a client has to send a whole request (else 408).", min=0.1),
+    ] = 10.0,
+    keep_alive: Annotated[
+        int, typer.Option(help="Seconds an idle keep-alive connection stays open.", min=1)
+    ] = 5,
+    header_limit: Annotated[
+        int, typer.Option(help="Largest request line + headers in bytes (else 431).", min=1024)
+    ] = 64 << 10,
     store: StoreOption = None,
 ) -> None:
     """Serve published models over HTTP on a production server (uvicorn workers).
 
     Example: scalepipe serve games housing@champion --workers 2 --port 8000
     """
+    from scalepipe.serve.limits import ConnectionLimits
     from scalepipe.serve.runner import ServerOptions
     from scalepipe.serve.runner import serve as run_server
 
@@ -721,6 +735,7 @@ def serve(
         body_limit=body_limit,
         allow_pickle=allow_pickle,
         log_predictions=log_predictions,
+        limits=ConnectionLimits(max_connections, request_timeout, keep_alive, header_limit),
         on_ready=lambda url: console.print(f"serving on {url}  (docs: {url}/docs; Ctrl-C stops)"),
     )
     run_server(options)

@@ -6,6 +6,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from scalepipe import __version__
+from scalepipe.serve.auth import OPEN_PATHS
 
 if TYPE_CHECKING:
     from scalepipe.predict import Predictor
@@ -21,6 +22,14 @@ _ERROR = {
 }
 
 
+_NUMBER_TEXT = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+_ECHO = {
+    "type": "object",
+    "properties": {"response": {}, "success": {"type": "boolean"}},
+    "required": ["success"],
+}
+
+
 def _features_schema(predictor: Predictor) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for feature in predictor.signature.features:
@@ -28,7 +37,7 @@ def _features_schema(predictor: Predictor) -> dict[str, Any]:
         properties[feature.name] = {
             "anyOf": [
                 number,
-                {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"},
+                _NUMBER_TEXT,
                 {"type": "boolean"},
             ]
         }
@@ -40,15 +49,26 @@ def _features_schema(predictor: Predictor) -> dict[str, Any]:
     }
 
 
-def _responses(ok: dict[str, Any]) -> dict[str, Any]:
+# Every answer the server gives besides 200, on any route: the fuzz test holds the
+# server to this list.
+_ERRORS = {
+    "400": "malformed JSON or request",
+    "401": "missing or wrong API key",
+    "403": "forbidden here (an admin route without API keys configured)",
+    "404": "no such route or model",
+    "405": "method not allowed on this route",
+    "408": "the request was not complete within the request timeout",
+    "413": "body over the limit",
+    "422": "invalid features, naming the field",
+    "431": "request line and headers over the limit",
+    "503": "the worker is at its connection limit",
+}
+
+
+def _responses(ok: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
     error = {"content": {"application/json": {"schema": _ERROR}}}
-    return {
-        "200": {"description": "OK", "content": {"application/json": {"schema": ok}}},
-        "400": {"description": "malformed JSON", **error},
-        "401": {"description": "missing or wrong API key", **error},
-        "413": {"description": "body over the limit", **error},
-        "422": {"description": "invalid features, naming the field", **error},
-    }
+    answers: dict[str, Any] = {"200": {"description": "OK", "content": {media: {"schema": ok}}}}
+    return answers | {status: {"description": text, **error} for status, text in _ERRORS.items()}
 
 
 def openapi_document(predictors: list[Predictor]) -> dict[str, Any]:
@@ -62,7 +82,7 @@ def openapi_document(predictors: list[Predictor]) -> dict[str, Any]:
             "get": {
                 "summary": f"The book's client: {first.name} from query arguments",
                 "parameters": [
-                    {"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+                    {"name": name, "in": "query", "required": True, "schema": _NUMBER_TEXT}
                     for name in first.signature.names
                 ],
                 "responses": _responses(book_answer),
@@ -83,6 +103,54 @@ def openapi_document(predictors: list[Predictor]) -> dict[str, Any]:
         },
         "/readyz": {
             "get": {"summary": "The models are loaded", "responses": _responses({"type": "object"})}
+        },
+        "/echo": {
+            "get": {
+                "summary": "The book's echo service: msg from the query",
+                "parameters": [{"name": "msg", "in": "query", "schema": {"type": "string"}}],
+                "responses": _responses(_ECHO),
+            },
+            "post": {
+                "summary": "The book's echo service: msg from a JSON object",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"msg": {}}}
+                        }
+                    }
+                },
+                "responses": _responses(_ECHO),
+            },
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics, summed over the workers",
+                "responses": _responses({"type": "string"}, "text/plain"),
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "responses": _responses({"type": "object"})}
+        },
+        "/docs": {
+            "get": {
+                "summary": "A page describing the served models",
+                "responses": _responses({"type": "string"}, "text/html"),
+            }
+        },
+        "/admin/reload": {
+            "post": {
+                "summary": "Reload every model in every worker (needs API keys configured)",
+                "responses": _responses(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "reloaded": {"type": "object"},
+                            "models": {"type": "object"},
+                        },
+                        "required": ["reloaded", "models"],
+                    }
+                ),
+            }
         },
     }
     for predictor in predictors:
@@ -144,10 +212,14 @@ def openapi_document(predictors: list[Predictor]) -> dict[str, Any]:
                 ),
             }
         }
+    for path in OPEN_PATHS & paths.keys():
+        for operation in paths[path].values():
+            operation["security"] = []
     return {
         "openapi": "3.0.3",
         "info": {"title": "scalepipe model server", "version": __version__},
         "paths": paths,
+        "security": [{"bearer": []}, {"apiKey": []}],
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},

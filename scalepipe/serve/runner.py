@@ -5,9 +5,12 @@ new connections evenly across workers; with one shared socket, long-lived keep-a
 connections can pile onto one worker while another idles (docs/serving.md).
 
 The supervisor loads and checks every model before it forks, so a URI that does not
-resolve fails at start with a clear message. SIGTERM or Ctrl-C drains: workers stop
-accepting, finish the requests in flight and exit. SIGHUP makes every worker reload
-its models (POST /admin/reload sends it for you). A worker that dies is replaced.
+resolve fails at start with a clear message, and so does a port another server holds.
+SIGTERM or Ctrl-C drains: workers stop accepting, finish the requests in flight and
+exit. SIGHUP makes every worker, and the supervisor, reload its models (POST
+/admin/reload sends it for you), so a worker that dies is replaced by one serving the
+same versions as the others. Workers exit with the supervisor, even on SIGKILL.
+Connections are bounded per worker (scalepipe.serve.limits).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from scalepipe.predict import Predictor
 from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
 from scalepipe.serve.auth import ApiKeys
+from scalepipe.serve.limits import ConnectionLimits, limited_protocol
 from scalepipe.serve.metrics import Metrics, multiprocess_folder, worker_exited
 from scalepipe.serve.predlog import PredictionLog
 
@@ -49,6 +53,7 @@ class ServerOptions:
     body_limit: int = DEFAULT_BODY_LIMIT
     allow_pickle: bool = False
     log_predictions: Path | None = None
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     on_ready: Callable[[str], None] | None = field(default=None, repr=False)
 
 
@@ -65,6 +70,23 @@ def load_models(options: ServerOptions) -> list[Predictor]:
     if duplicates:
         raise ValueError(f"each model is served once; {', '.join(duplicates)} is named twice")
     return predictors
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on: SO_REUSEPORT would let this one share it
+    (with orphaned workers of a killed server, say) and split the traffic."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ValueError(
+                f"cannot listen on {host}:{port}: {error.strerror}; another server holds it "
+                "(stop it, or choose another --port)"
+            ) from None
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -87,6 +109,7 @@ def serve(options: ServerOptions) -> None:
 
     def make_app() -> Any:
         if options.refresh_seconds:
+            _refresh_all(predictors)  # a worker started late serves what the others do
             for predictor in predictors:
                 predictor.refresh_every(options.refresh_seconds)
 
@@ -117,7 +140,16 @@ def serve(options: ServerOptions) -> None:
 
     names = ", ".join(p.name for p in predictors)
     with multiprocess_folder():
-        run_workers(make_app, options.host, options.port, options.workers, options.on_ready, names)
+        run_workers(
+            make_app,
+            options.host,
+            options.port,
+            options.workers,
+            options.on_ready,
+            names,
+            limits=options.limits,
+            on_reload=lambda: _refresh_all(predictors),
+        )
     for predictor in predictors:
         predictor.close()
 
@@ -129,14 +161,31 @@ def run_workers(
     workers: int,
     on_ready: Callable[[str], None] | None = None,
     what: str = "app",
+    *,
+    limits: ConnectionLimits | None = None,
+    on_reload: Callable[[], None] | None = None,
 ) -> None:
-    """Run `make_app()`'s ASGI app in `workers` forked uvicorn processes, one socket each."""
+    """Run `make_app()`'s ASGI app in `workers` forked uvicorn processes, one socket each.
+
+    `on_reload` runs in the supervisor on SIGHUP, so that workers it starts later load
+    what the running ones reloaded to.
+    """
     if workers < 1:
         raise ValueError(f"--workers must be 1 or more, got {workers}")
+    check_port_free(host, port)
     # Holding the port (bound, never listening) reserves it and fixes port 0 to one number.
     reservation = listening_socket(host, port)
     try:
-        _Supervisor(make_app, host, reservation.getsockname()[1], workers, on_ready, what).run()
+        _Supervisor(
+            make_app,
+            host,
+            reservation.getsockname()[1],
+            workers,
+            on_ready,
+            what,
+            limits or ConnectionLimits(),
+            on_reload,
+        ).run()
     finally:
         reservation.close()
 
@@ -150,8 +199,12 @@ class _Supervisor:
         workers: int,
         on_ready: Callable[[str], None] | None,
         what: str,
+        limits: ConnectionLimits,
+        on_reload: Callable[[], None] | None,
     ) -> None:
         self.make_app = make_app
+        self.limits = limits
+        self.on_reload = on_reload
         self.host = host
         self.port = port
         self.count = workers
@@ -179,11 +232,13 @@ class _Supervisor:
                 signal.signal(sig, handler)
 
     def _start(self, slot: int) -> None:
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                _run_worker(self.make_app, self.host, self.port)
+                _exit_with_parent(supervisor)
+                _run_worker(self.make_app, self.host, self.port, self.limits)
                 code = 0
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
@@ -211,6 +266,8 @@ class _Supervisor:
             for pid in self.workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGHUP)
+            if self.on_reload is not None:
+                self.on_reload()
             return
         self.stopping = True
         for pid in self.workers:
@@ -229,7 +286,22 @@ class _Supervisor:
         raise RuntimeError(f"the workers did not start listening on port {self.port}")
 
 
-def _run_worker(make_app: Callable[[], Any], host: str, port: int) -> None:
+def _exit_with_parent(supervisor: int) -> None:
+    """Have the kernel send SIGTERM to this worker when the supervisor dies (Linux)."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != supervisor:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _run_worker(
+    make_app: Callable[[], Any], host: str, port: int, limits: ConnectionLimits
+) -> None:
     import uvicorn
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -242,7 +314,8 @@ def _run_worker(make_app: Callable[[], Any], host: str, port: int) -> None:
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(limits),
+        timeout_keep_alive=limits.keep_alive,
         lifespan="on",
         access_log=False,
         log_level="warning",

@@ -134,7 +134,7 @@ def test_model_listing_health_readiness_openapi_and_docs(server: Server) -> None
         ("POST", "/echo", b'{"msg": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400, "malformed JSON"),
         ("POST", "/", b'{"G1": 1e400}', 400, "malformed JSON"),
         ("POST", "/", b'{"G1": ' + b"9" * 5000 + b"}", 400, "malformed JSON"),
-        ("POST", "/", b'{"G1": "\u0663"}', 422, "feature 'G1' must be a number"),
+        ("POST", "/", rb'{"G1": "\u0663"}', 422, "feature 'G1' must be a number"),
         (
             "POST",
             "/",
