@@ -40,7 +40,9 @@ class LinearScorer(Scorer):
 
         if self._weights_array is None:
             self._weights_array = np.asarray(self.weights, dtype=np.float64)
-        linear = matrix @ self._weights_array + self.bias
+        # Extreme inputs may overflow; the Predictor refuses non-finite outputs by name.
+        with np.errstate(over="ignore", invalid="ignore"):
+            linear = matrix @ self._weights_array + self.bias
         if not self.logistic:
             return linear
         # Split by sign so exp never overflows, as scipy's expit does.

@@ -2,6 +2,7 @@
 
 from scalepipe.store.card import ModelCard
 from scalepipe.store.errors import IntegrityError, StoreError, UnsafeModelError
+from scalepipe.store.signing import SigningKey
 from scalepipe.store.store import ModelStore, PreparedModel, prepare_model
 from scalepipe.store.uri import DEFAULT_ALIAS, ModelURI
 
@@ -12,6 +13,7 @@ __all__ = [
     "ModelStore",
     "ModelURI",
     "PreparedModel",
+    "SigningKey",
     "StoreError",
     "UnsafeModelError",
     "prepare_model",

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import subprocess
-import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -19,18 +17,7 @@ from scalepipe.store import ModelStore, StoreError
 from scalepipe.store.card import redact_url
 from tests import models
 from tests.conftest import small_disk
-
-
-def scalepipe(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalepipe.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=os.environ | {"COLUMNS": "200"},
-        timeout=300,
-        check=False,
-    )
+from tests.test_cli import scalepipe
 
 
 def said(result: subprocess.CompletedProcess[str]) -> str:

@@ -92,6 +92,13 @@ def test_a_model_outside_the_allowlist_needs_pickle(store: ModelStore) -> None:
     forest = RandomForestClassifier(n_estimators=2, random_state=0).fit(x, y)
     with pytest.raises(UnsafeModelError, match="RandomForestClassifier"):
         store.publish(forest, "forest", signature=fitted.signature)
+    with pytest.warns(UserWarning, match="pickle runs code"):
+        store.publish(forest, "forest", signature=fitted.signature, allow_pickle=True)
+    with pytest.raises(UnsafeModelError, match="stored with pickle"):
+        Predictor.load("forest:1", store=store)
+    with pytest.warns(UserWarning, match="pickle runs code"):
+        opted_in = Predictor.load("forest:1", store=store, allow_pickle=True)
+    assert len(opted_in.predict_frame(frame.head(3))) == 3
 
 
 def test_a_keras_file_with_a_lambda_layer_is_refused(store: ModelStore, tmp_path: Path) -> None:
