@@ -85,7 +85,11 @@ def test_a_malformed_aliases_file_is_named(tmp_path: Path, aliases: str, found: 
 
 
 def test_serving_a_path_outside_the_store_is_one_line(tmp_path: Path) -> None:
-    result = scalepipe("serve", "../../x", cwd=tmp_path)
+    # ../.. holds folders that are no model's name (as / holds .dockerenv, lost+found).
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / "lost+found").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    result = scalepipe("serve", "../../x", cwd=tmp_path / "a" / "b")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert said(result) == "error: x has no alias 'champion' in ../.. (models here: none)"
