@@ -63,10 +63,8 @@ class _Limited(HttpToolsProtocol):
         if self._in_headers:
             if self._waiting_since is None:
                 self._waiting_since = self.loop.time()
-            end = data.find(b"\r\n\r\n")
-            counted = len(data) if end < 0 else end + 4
-            self._header_bytes += counted
-            if self._header_bytes > self.limits.header_limit:
+            self._header_bytes += len(data)
+            if self._header_bytes > self.limits.header_limit and not self._headers_end_in(data):
                 _reject(
                     self.transport,
                     431,
@@ -74,17 +72,24 @@ class _Limited(HttpToolsProtocol):
                     "limit",
                 )
                 return
-        super().data_received(data)
+        HttpToolsProtocol.data_received(self, data)
 
+    def _headers_end_in(self, data: bytes) -> bool:
+        """Whether the headers end within the limit in this packet (a body may follow)."""
+        end = data.find(b"\r\n\r\n")
+        before = self._header_bytes - len(data)
+        return end >= 0 and before + end + 4 <= self.limits.header_limit
+
+    # Called by the parser once per request: plain calls, not super(), on the hot path.
     def on_headers_complete(self) -> None:
         self._in_headers = False
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._waiting_since = None
         self._in_headers = True
         self._header_bytes = 0
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
 
 def _reject(transport: Any, status: int, reason: str) -> None:
