@@ -127,7 +127,9 @@ class ModelStore:
 
     def export(self, name: str, version: int, folder: Path) -> None:
         """Copy a version into `folder` as a one-version store (NAME/VERSION/ with its
-        manifest and signature), every file checked as a load checks it."""
+        manifest and signature), checked as `verify` checks it: hashes, signature, card,
+        artifact types, no files beyond the manifest."""
+        self.verify(name, version)
         raw_manifest, signature = self._checked_manifest(name, version)
         files = self.read_version(name, version)
         files[MANIFEST] = raw_manifest

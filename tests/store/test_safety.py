@@ -71,7 +71,11 @@ def test_a_crafted_skops_file_runs_nothing_on_load_or_verify(
         Predictor.load("games", store=store)
     with pytest.raises(UnsafeModelError, match="runstring"):
         store.verify("games", version)
-    assert not marker.exists()
+    from scalepipe.functions.package import build_lambda_zip
+
+    with pytest.raises(UnsafeModelError, match="runstring"):
+        build_lambda_zip(f"{store.url}/games", tmp_path / "fn.zip", bundle_model=True)
+    assert not marker.exists() and not (tmp_path / "fn.zip").exists()
 
 
 def test_the_recipes_models_load_under_the_allowlist(store: ModelStore) -> None:
