@@ -41,22 +41,26 @@ def prediction_records(
     request_id = uuid.uuid4().hex[:16]
     latency_ms = seconds * 1000.0
     names = model.names
-    for index, (values, extra, score) in enumerate(_rows(request, names, scores)):
-        record_id = f"{request_id}:{index}"
-        try:
-            inputs = {
-                name: coerce_value(name, value, model.accepts_missing)
-                for name, value in zip(names, values, strict=True)
-            }
-            yield base | {
-                "id": record_id,
-                "inputs": inputs,
-                "output": float(score),
-                "latency_ms": latency_ms,
-                "extra_fields": extra,
-            }
-        except Exception as error:  # any row that cannot be described is reported, not lost
-            yield error_record(base | {"id": record_id}, error)
+    index = 0
+    try:
+        for index, (values, extra, score) in enumerate(_rows(request, names, scores)):
+            record_id = f"{request_id}:{index}"
+            try:
+                inputs = {
+                    name: coerce_value(name, value, model.accepts_missing)
+                    for name, value in zip(names, values, strict=True)
+                }
+                yield base | {
+                    "id": record_id,
+                    "inputs": inputs,
+                    "output": float(score),
+                    "latency_ms": latency_ms,
+                    "extra_fields": extra,
+                }
+            except Exception as error:  # a row that cannot be described is reported, not lost
+                yield error_record(base | {"id": record_id}, error)
+    except Exception as error:  # a request whose shape cannot be read at all
+        yield error_record(base | {"id": f"{request_id}:{index}"}, error)
 
 
 def error_record(base: Mapping[str, Any], error: BaseException) -> dict[str, Any]:

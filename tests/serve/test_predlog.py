@@ -79,3 +79,15 @@ def test_a_full_disk_leaves_whole_lines_is_reported_once_and_recovers(
             assert log.flush() == 3
         assert any("writing again" in r.getMessage() for r in caplog.records)
         assert len(path.read_text().splitlines()) == 3
+
+
+def test_a_request_whose_shape_cannot_be_read_is_one_error_record(
+    games: LoadedVersion, tmp_path: Path
+) -> None:
+    log = PredictionLog(tmp_path / "log.jsonl")
+    log.record(games, [BOOK, "not a record"], [0.1, 0.2], 0.001)
+    log.record(games, BOOK, [0.4], 0.001)
+    assert log.flush() == 3
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [row.get("output") for row in rows] == [0.1, None, 0.4]
+    assert "AttributeError" in rows[1]["error"]
