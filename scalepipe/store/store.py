@@ -113,8 +113,13 @@ class ModelStore:
         self, name: str, version: int, only: tuple[str, ...] | None = None
     ) -> dict[str, bytes]:
         """Files of a version, each checked against the manifest before it is returned."""
+        return self._checked_files(name, version, self._checked_manifest(name, version)[0], only)
+
+    def _checked_files(
+        self, name: str, version: int, raw_manifest: bytes, only: tuple[str, ...] | None
+    ) -> dict[str, bytes]:
         base = f"{check_name(name)}/{version}"
-        expected = manifest.parse(self._checked_manifest(name, version)[0])
+        expected = manifest.parse(raw_manifest)
         wanted = only if only is not None else tuple(expected)
         result = {}
         for path in wanted:
@@ -131,7 +136,7 @@ class ModelStore:
         artifact types, no files beyond the manifest."""
         self.verify(name, version)
         raw_manifest, signature = self._checked_manifest(name, version)
-        files = self.read_version(name, version)
+        files = self._checked_files(name, version, raw_manifest, None)
         files[MANIFEST] = raw_manifest
         if signature is not None:
             files[SIGNATURE] = signature
