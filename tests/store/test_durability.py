@@ -72,7 +72,7 @@ def test_a_publisher_killed_at_any_moment_leaves_no_half_version(
         child = FORK.Process(target=_publish_forever, args=(url, prepared, started))
         child.start()
         assert started.wait(30)
-        time.sleep(timing.uniform(0.0, 0.08 if backend == "local" else 0.5))
+        time.sleep(timing.uniform(0.0, 0.08 if backend == "local" else 1.5))
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
         child.join()
