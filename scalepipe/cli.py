@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from scalepipe import __version__
-from scalepipe.config import ConfigError, Settings
-from scalepipe.data.catalog import DATASETS, DatasetError, spec
+from scalepipe.config import Settings
+from scalepipe.data.catalog import DATASETS, spec
+from scalepipe.errors import ScalepipeError, StoreError
 
 app = typer.Typer(
     help="Take a predictive model from a notebook to production.\n\nExample: scalepipe quickstart",
@@ -59,24 +60,12 @@ WarehouseOption = Annotated[
 
 
 def main() -> None:
-    """Entry point: user mistakes end with a one-line message and exit code 2."""
-    from scalepipe.predict.inputs import InvalidInput
-    from scalepipe.store.errors import StoreError
-    from scalepipe.train.run import TrainingError
-
+    """Entry point: user mistakes end with a one-line message and exit code 2; a bug (any
+    other exception, a ValueError from numpy say) keeps its traceback."""
     try:
         app()
-    except (
-        DatasetError,
-        TrainingError,
-        ConfigError,
-        StoreError,
-        InvalidInput,
-        ValueError,
-    ) as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
-        sys.exit(2)
-    except OSError as error:  # a read-only or full store, a missing file: the OS names it
+    # OSError: a read-only or full store, a missing file, a port: the OS names it.
+    except (ScalepipeError, OSError) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(2)
 
@@ -554,8 +543,6 @@ def models_sign(
 
     Example: SCALEPIPE_SIGNING_KEY_FILE=key.txt scalepipe models sign games
     """
-    from scalepipe.store.errors import StoreError
-
     models = _store(store)
     numbers = [version] if version is not None else models.versions(name)
     if not numbers:

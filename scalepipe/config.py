@@ -7,11 +7,9 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from scalepipe.errors import ConfigError as ConfigError
+
 CONFIG_FILE = "scalepipe.toml"
-
-
-class ConfigError(ValueError):
-    """The settings file or an environment variable holds a value scalepipe cannot use."""
 
 
 @dataclass(frozen=True)

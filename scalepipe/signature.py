@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from scalepipe.errors import SignatureError as SignatureError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -18,10 +20,6 @@ OutputKind = Literal["probability", "value"]
 _FEATURE_TYPES: tuple[FeatureType, ...] = ("integer", "float", "boolean")
 _OUTPUT_KINDS: tuple[OutputKind, ...] = ("probability", "value")
 T = TypeVar("T", bound=str)
-
-
-class SignatureError(ValueError):
-    """A signature that cannot be built or read."""
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,10 @@ import pandas as pd
 
 from scalepipe.data import games, housing, natality, nhl
 from scalepipe.data.generator import BLOCK_ROWS, block_streams
+from scalepipe.errors import DatasetError as DatasetError
 
 Task = Literal["classification", "regression"]
 Tables = dict[str, pd.DataFrame]
-
-
-class DatasetError(ValueError):
-    """A dataset name, source or table that scalepipe cannot use, with what to do instead."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from scalepipe.errors import DatasetError
+
 BLOCK_ROWS = 262_144
 
 
@@ -19,6 +21,6 @@ def block_streams(
 ) -> Iterator[tuple[np.random.Generator, int, int]]:
     """Yield (random stream, first row index, row count) for each block of `rows` rows."""
     if rows < 0:
-        raise ValueError(f"rows must be 0 or more, got {rows}")
+        raise DatasetError(f"rows must be 0 or more, got {rows}")
     for index, start in enumerate(range(0, rows, block_rows)):
         yield np.random.default_rng([seed, index]), start, min(block_rows, rows - start)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import scalepipe
+from scalepipe.errors import PackageError as PackageError
 from scalepipe.store import ModelStore, ModelURI
 
 MB = 1024 * 1024  # AWS states Lambda's limits in these units
@@ -54,10 +55,6 @@ _LIBRARIES = {
     "keras": ["numpy", "keras", "torch"],
     "pickle": ["numpy", "scikit-learn", "cloudpickle"],
 }
-
-
-class PackageError(ValueError):
-    """A package that cannot be built, or would not fit the platform's limits."""
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-class InvalidInput(ValueError):
-    """An input the model cannot score; `field` names the feature at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+from scalepipe.errors import InvalidInput as InvalidInput
 
 
 def coerce_value(name: str, value: Any, accepts_missing: bool) -> float:

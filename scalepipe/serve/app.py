@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from scalepipe.errors import ServeError
 from scalepipe.predict import InvalidInput, Predictor
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.serve import jsoncodec
@@ -61,7 +62,7 @@ class ServingApp:
         on_shutdown: Sequence[Callable[[], None]] = (),
     ) -> None:
         if not predictors:
-            raise ValueError("serve at least one model")
+            raise ServeError("serve at least one model")
         self.predictors = {predictor.name: predictor for predictor in predictors}
         self.first = predictors[0]
         self.api_keys = api_keys or ApiKeys()

@@ -6,6 +6,8 @@ import hmac
 from collections.abc import Iterable
 from pathlib import Path
 
+from scalepipe.errors import ServeError
+
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
@@ -19,12 +21,12 @@ class ApiKeys:
         try:
             lines = path.read_text().splitlines()
         except OSError as error:
-            raise ValueError(f"cannot read the API key file {path}: {error.strerror}") from error
+            raise ServeError(f"cannot read the API key file {path}: {error.strerror}") from error
         keys = [
             line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
         ]
         if not keys:
-            raise ValueError(f"the API key file {path} holds no key")
+            raise ServeError(f"the API key file {path} holds no key")
         return cls(keys)
 
     @property

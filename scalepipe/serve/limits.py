@@ -24,6 +24,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from scalepipe.errors import ServeError
+
 SWEEP_SECONDS = 0.5
 
 
@@ -37,7 +39,7 @@ class ConnectionLimits:
     def __post_init__(self) -> None:
         for name in ("max_connections", "request_timeout", "keep_alive", "header_limit"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name.replace('_', '-')} must be positive")
+                raise ServeError(f"{name.replace('_', '-')} must be positive")
 
 
 def limited_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from scalepipe.errors import ServeError
 from scalepipe.predict import Predictor
 from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
 from scalepipe.serve.auth import ApiKeys
@@ -60,7 +61,7 @@ class ServerOptions:
 def load_models(options: ServerOptions) -> list[Predictor]:
     """Every model the server will serve, loaded and verified now (fails fast)."""
     if not options.uris:
-        raise ValueError("name at least one model URI to serve, e.g. scalepipe serve games")
+        raise ServeError("name at least one model URI to serve, e.g. scalepipe serve games")
     predictors = [
         Predictor.load(uri, store=options.store, allow_pickle=options.allow_pickle)
         for uri in options.uris
@@ -68,7 +69,7 @@ def load_models(options: ServerOptions) -> list[Predictor]:
     names = [p.name for p in predictors]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f"each model is served once; {', '.join(duplicates)} is named twice")
+        raise ServeError(f"each model is served once; {', '.join(duplicates)} is named twice")
     return predictors
 
 
@@ -83,7 +84,7 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise ValueError(
+            raise ServeError(
                 f"cannot listen on {host}:{port}: {error.strerror}; another server holds it "
                 "(stop it, or choose another --port)"
             ) from None
@@ -98,7 +99,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise ValueError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     return sock
 
 
@@ -171,7 +172,7 @@ def run_workers(
     what the running ones reloaded to.
     """
     if workers < 1:
-        raise ValueError(f"--workers must be 1 or more, got {workers}")
+        raise ServeError(f"--workers must be 1 or more, got {workers}")
     check_port_free(host, port)
     # Holding the port (bound, never listening) reserves it and fixes port 0 to one number.
     reservation = listening_socket(host, port)

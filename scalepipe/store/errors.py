@@ -1,15 +1,5 @@
-"""What the model store reports when it cannot do what was asked."""
+"""What the model store reports when it cannot do what was asked (kinds of ScalepipeError)."""
 
-from __future__ import annotations
+from scalepipe.errors import IntegrityError, StoreError, UnsafeModelError
 
-
-class StoreError(ValueError):
-    """A model, version or alias that does not exist, or a request the store refuses."""
-
-
-class IntegrityError(StoreError):
-    """A stored file no longer matches the sha256 recorded when its version was published."""
-
-
-class UnsafeModelError(StoreError):
-    """Loading this model would run code from its artifact, and the caller did not opt in."""
+__all__ = ["IntegrityError", "StoreError", "UnsafeModelError"]

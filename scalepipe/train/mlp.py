@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from scalepipe.errors import TrainingError
 from scalepipe.train.recipes import EpochCallback, Fitted
 
 BOOK_ARCHITECTURE = "Dense 64 relu -> Dropout 0.1 -> Dense 64 relu -> Dense 1 sigmoid"
@@ -33,7 +34,7 @@ def fit_book_mlp(
 ) -> Fitted:
     """Dense 64 -> Dropout 0.1 -> Dense 64 -> sigmoid; rmsprop, binary cross-entropy."""
     if epochs < 1:
-        raise ValueError(f"epochs must be 1 or more, got {epochs}")
+        raise TrainingError(f"epochs must be 1 or more, got {epochs}")
     keras = _keras()
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(

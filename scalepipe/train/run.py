@@ -13,6 +13,9 @@ from scalepipe.config import Settings
 from scalepipe.data.catalog import DatasetError, DatasetSpec, Task, spec
 from scalepipe.data.fingerprint import fingerprint
 from scalepipe.data.sources import load_tables
+from scalepipe.errors import (
+    TrainingError as TrainingError,
+)
 from scalepipe.signature import Signature
 from scalepipe.store.card import redact_url
 from scalepipe.train import plots
@@ -21,10 +24,6 @@ from scalepipe.train.recipes import DEFAULT_RECIPE, RECIPES, EpochCallback, Fitt
 
 if TYPE_CHECKING:
     from scalepipe.store import ModelStore
-
-
-class TrainingError(ValueError):
-    """A training request that cannot run, with what to change."""
 
 
 @dataclass
