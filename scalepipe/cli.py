@@ -16,7 +16,7 @@ from rich.table import Table
 from scalepipe import __version__
 from scalepipe.config import Settings
 from scalepipe.data.catalog import DATASETS, spec
-from scalepipe.errors import ScalepipeError, StoreError
+from scalepipe.errors import ScalepipeError
 
 app = typer.Typer(
     help="Take a predictive model from a notebook to production.\n\nExample: scalepipe quickstart",
@@ -104,11 +104,28 @@ def _print_json(payload: Any) -> None:
 
 
 @data_app.command("list")
-def data_list() -> None:
+def data_list(json_output: JsonOption = False) -> None:
     """List the named datasets.
 
-    Example: scalepipe data list
+    Example: scalepipe data list --json
     """
+    if json_output:
+        _print_json(
+            [
+                {
+                    "name": d.name,
+                    "tables": list(d.tables),
+                    "target": d.target,
+                    "task": d.task,
+                    "features": list(d.features),
+                    "default_rows": d.default_rows,
+                    "row_unit": d.row_unit,
+                    "summary": d.summary,
+                }
+                for d in DATASETS.values()
+            ]
+        )
+        return
     table = Table("name", "tables", "target", "task", "default rows", "what it is")
     for dataset in DATASETS.values():
         table.add_row(
@@ -129,6 +146,7 @@ def data_show(
     table: Annotated[str | None, typer.Option(help="Table of a multi-table dataset (nhl).")] = None,
     rows: Annotated[int, typer.Option(help="Rows to preview.", min=1)] = 10,
     warehouse: WarehouseOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Preview a dataset: its first rows, size and column types.
 
@@ -141,11 +159,21 @@ def data_show(
         names = described.tables
     else:
         names = (table or described.main_table,)
+    shown = {}
     for wanted in names:
         frame = load(name, table=wanted, source=source, warehouse=warehouse)
+        if json_output:
+            shown[wanted] = {
+                "rows": len(frame),
+                "columns": {str(c): str(t) for c, t in frame.dtypes.items()},
+                "head": json.loads(frame.head(rows).to_json(orient="records")),
+            }
+            continue
         out.print(f"[bold]{name}.{wanted}[/]: {len(frame):,} rows x {frame.shape[1]} columns")
         out.print(frame.head(rows).to_string(index=False), highlight=False, soft_wrap=True)
         out.print(f"column types: {', '.join(f'{c}={t}' for c, t in frame.dtypes.items())}")
+    if json_output:
+        _print_json({"dataset": name, "tables": shown})
 
 
 @data_app.command("load")
@@ -518,21 +546,39 @@ def models_delete(
 
 @models_app.command("verify")
 def models_verify(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    uri: Annotated[str, typer.Argument(help="NAME (every version), NAME:VERSION or NAME@ALIAS.")],
     version: Annotated[int | None, typer.Option(help="Only this version.", min=1)] = None,
     store: StoreOption = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Check every file of a model's versions against the sha256 in their manifests.
+    """Check versions: every file against its manifest's sha256, the signature when a key
+    is set, the card against its folder, the artifact's types against the allowlist.
 
-    Example: scalepipe models verify games
+    Example: scalepipe models verify games:3
     """
-    for checked in _store(store).verify(name, version):
-        out.print(f"ok {checked}")
+    models, name, numbers = _versions_named(uri, version, store)
+    checked = [line for number in numbers for line in models.verify(name, number)]
+    if json_output:
+        _print_json({"verified": checked})
+        return
+    for line in checked:
+        out.print(f"ok {line}")
+
+
+def _versions_named(uri: str, version: int | None, store: str | None) -> tuple[Any, str, list[int]]:
+    from scalepipe.store import ModelURI
+
+    ref = ModelURI.parse(uri)
+    if version is not None:
+        ref = ModelURI(ref.name, ref.store, version=version)
+    models = _store(store or ref.store)
+    name, numbers = models.versions_named(ref)
+    return models, name, numbers
 
 
 @models_app.command("sign")
 def models_sign(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    uri: Annotated[str, typer.Argument(help="NAME (every version), NAME:VERSION or NAME@ALIAS.")],
     version: Annotated[int | None, typer.Option(help="Only this version.", min=1)] = None,
     store: StoreOption = None,
 ) -> None:
@@ -541,12 +587,9 @@ def models_sign(
     The key comes from SCALEPIPE_SIGNING_KEY or SCALEPIPE_SIGNING_KEY_FILE; with one set,
     publishing signs every version and every load refuses an unsigned one.
 
-    Example: SCALEPIPE_SIGNING_KEY_FILE=key.txt scalepipe models sign games
+    Example: scalepipe models sign games:3   (with SCALEPIPE_SIGNING_KEY_FILE=key.txt set)
     """
-    models = _store(store)
-    numbers = [version] if version is not None else models.versions(name)
-    if not numbers:
-        raise StoreError(f"{name} has no published versions in {models.url}")
+    models, name, numbers = _versions_named(uri, version, store)
     for number in numbers:
         models.sign(name, number)
         out.print(f"signed {name}:{number} (key {models.signing_key.id})")

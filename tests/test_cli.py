@@ -36,7 +36,8 @@ def test_version() -> None:
     "command",
     [[], ["train"], ["reproduce"], ["quickstart"], ["data"], ["data", "list"], ["data", "show"],
      ["data", "load"], ["models"], ["models", "list"], ["models", "versions"], ["models", "show"],
-     ["models", "promote"], ["models", "delete"], ["models", "verify"], ["serve"], ["package"],
+     ["models", "promote"], ["models", "delete"], ["models", "verify"], ["models", "sign"],
+     ["serve"], ["package"],
      ["package", "lambda"], ["package", "gcf"], ["invoke"]],
 )  # fmt: skip
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
@@ -112,6 +113,35 @@ def test_data_list_names_every_dataset() -> None:
     result = scalepipe("data", "list")
     for name in ("games", "housing", "natality", "nhl"):
         assert name in result.stdout
+    listed = json.loads(scalepipe("data", "list", "--json").stdout)
+    assert [d["name"] for d in listed] == ["games", "housing", "natality", "nhl"]
+    assert listed[0]["target"] == "label" and listed[0]["features"][0] == "G1"
+
+
+def test_data_show_json_reports_rows_types_and_the_first_rows() -> None:
+    result = scalepipe("data", "show", "nhl", "--rows", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert set(shown["tables"]) == {"game", "game_plays"}
+    game = shown["tables"]["game"]
+    assert game["rows"] == 2_000 and len(game["head"]) == 3 and "game_id" in game["columns"]
+
+
+def test_models_verify_takes_model_uris_and_json() -> None:
+    for _ in range(2):
+        assert scalepipe("train", "housing", "--publish", "--no-plot").returncode == 0
+    assert scalepipe("models", "promote", "housing", "1", "--alias", "champion").returncode == 0
+    cases = {
+        "housing": ["housing:1 (7 files)", "housing:2 (7 files)"],
+        "housing:2": ["housing:2 (7 files)"],
+        "housing@champion": ["housing:1 (7 files)"],
+    }
+    for uri, expected in cases.items():
+        result = scalepipe("models", "verify", uri, "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"verified": expected}
+    missing = scalepipe("models", "verify", "housing:9")
+    assert missing.returncode == 2 and "housing has no version 9" in missing.stderr
 
 
 @pytest.mark.parametrize(

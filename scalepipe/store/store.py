@@ -98,6 +98,20 @@ class ModelStore:
             )
         return ref.name, aliases[alias]
 
+    def versions_named(self, uri: ModelURI | str) -> tuple[str, list[int]]:
+        """The versions a URI names, for commands that act on versions: NAME:VERSION and
+        NAME@ALIAS name one; a bare NAME names all of them (not its champion)."""
+        ref = ModelURI.parse(uri) if isinstance(uri, str) else uri
+        if ref.version is None and ref.alias is None:
+            versions = self.versions(ref.name)
+            if not versions:
+                raise StoreError(
+                    f"{ref.name} has no published versions in {self.url}{self._known(ref.name)}"
+                )
+            return ref.name, versions
+        name, version = self.resolve(ref)
+        return name, [version]
+
     def card(self, name: str, version: int) -> ModelCard:
         """The version's card; refused if it describes another model or version than the
         folder it was read from (a folder copied or linked from elsewhere)."""
