@@ -54,3 +54,8 @@ class PackageError(ScalepipeError):
 
 class ServeError(ScalepipeError):
     """A server that cannot start as asked: no models, a port in use, a bad key file."""
+
+
+class MalformedRequest(ScalepipeError):
+    """A request whose shape no protocol of the route allows (HTTP 400), as opposed to
+    well-formed inputs the model cannot score (InvalidInput, HTTP 422)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scalepipe.endpoints.http import Request, header_map
+from scalepipe.endpoints.routes import function_path
 from scalepipe.functions.runtime import FunctionRuntime
 
 runtime = FunctionRuntime()
@@ -18,21 +20,20 @@ def predict(request: Any) -> tuple[bytes, int, dict[str, str]]:
 
 
 def echo(request: Any) -> tuple[bytes, int, dict[str, str]]:
-    return _call(request, "/echo")
+    return _call(request, "/echo", force_path="/echo")
 
 
-def _call(request: Any, default_path: str) -> tuple[bytes, int, dict[str, str]]:
-    path = (
-        request.path
-        if request.path.startswith(("/v1/models", "/healthz", "/readyz"))
-        else default_path
-    )
+def _call(
+    request: Any, default_path: str, force_path: str | None = None
+) -> tuple[bytes, int, dict[str, str]]:
     headers = [(name.lower().encode(), value.encode()) for name, value in request.headers.items()]
     status, body, extra = runtime.respond(
-        request.method, path, request.query_string, headers, request.get_data()
+        Request(
+            request.method,
+            force_path or function_path(request.path, default_path),
+            request.query_string,
+            headers,
+            request.get_data(),
+        )
     )
-    return (
-        body,
-        status,
-        {name.decode(): value.decode() for name, value in extra if name != b"content-length"},
-    )
+    return body, status, header_map(extra)

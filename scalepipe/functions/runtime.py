@@ -1,5 +1,5 @@
 """What both serverless handlers share: the model loaded once per process, the refresh
-strategies of book 3.2.6, and the HTTP server's own request handling.
+strategies of book 3.2.6, and the request layer the HTTP server uses (endpoints/).
 
 Configured by environment variables, as functions are:
     SCALEPIPE_MODEL              model URI: s3://bucket/models/games@champion, a bundled path...
@@ -14,14 +14,16 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from scalepipe.endpoints.auth import ApiKeys
+from scalepipe.endpoints.http import Request
+from scalepipe.endpoints.service import Service
 from scalepipe.predict import Predictor
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.predict.records import prediction_records, to_line
-from scalepipe.serve.app import Header, Response, ServingApp
-from scalepipe.serve.auth import ApiKeys
+from scalepipe.types import Response
 
 log = logging.getLogger("scalepipe.functions")
 MODEL_ENV = "SCALEPIPE_MODEL"
@@ -34,28 +36,19 @@ class FunctionRuntime:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = environ if environ is not None else os.environ
-        self._app: ServingApp | None = None
+        self._app: Service | None = None
         self._checked_at = 0.0
 
-    def respond(
-        self,
-        method: str,
-        path: str,
-        query: bytes,
-        headers: Iterable[Header],
-        body: bytes,
-        *,
-        trusted: bool = False,
-    ) -> Response:
-        """Handle one call; `trusted` callers (direct invocations, authorised by the cloud's
-        own access control) skip the API-key check."""
+    def respond(self, request: Request) -> Response:
+        """Handle one call; `request.trusted` callers (direct invocations, authorised by the
+        cloud's own access control) skip the API-key check."""
         app = self.app()
         self._refresh_when_due(app)
-        if path == "/" and _is_reload(body):
-            path = "/admin/reload"
-        return app.respond(method, path, query, headers, body, authenticated=trusted)
+        if request.path == "/" and _is_reload(request.body):
+            request.path = "/admin/reload"
+        return app.respond(request)
 
-    def app(self) -> ServingApp:
+    def app(self) -> Service:
         if self._app is None:
             uri = self.environ.get(MODEL_ENV)
             if not uri:
@@ -69,13 +62,11 @@ class FunctionRuntime:
                      "seconds": round(time.perf_counter() - started, 4)}
                 )
             )  # fmt: skip
-            self._app = ServingApp(
-                [predictor], api_keys=ApiKeys(keys), on_prediction=_log_prediction
-            )
+            self._app = Service([predictor], api_keys=ApiKeys(keys), on_prediction=_log_prediction)
             self._checked_at = time.monotonic()
         return self._app
 
-    def _refresh_when_due(self, app: ServingApp) -> None:
+    def _refresh_when_due(self, app: Service) -> None:
         every = float(self.environ.get(REFRESH_ENV) or 0)
         if every > 0 and time.monotonic() - self._checked_at >= every:
             self._checked_at = time.monotonic()

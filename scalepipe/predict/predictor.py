@@ -26,6 +26,7 @@ from scalepipe.predict.inputs import (
     numeric_matrix,
     record_row,
 )
+from scalepipe.predict.requests import Batch, Records, Rows
 from scalepipe.predict.scorers import EstimatorScorer, KerasScorer, LinearScorer, Scorer
 from scalepipe.signature import OutputKind, Signature
 from scalepipe.store.card import ModelCard
@@ -123,6 +124,54 @@ class LoadedVersion:
                 )
             records.append(dict(zip(names, row, strict=True)))
         return self.predict_records(records)
+
+    def predict_positional(self, rows: Any) -> list[float]:
+        """Rows of values in the signature's order: lists, or a 2-D array."""
+        if len(rows) == 0:
+            return []
+        if not isinstance(rows, list):
+            checked = check_matrix(rows, self.names, self.accepts_missing)
+            result: list[float] = self._score_matrix(checked).tolist()
+            return result
+        return self.predict_rows(self.names, rows)
+
+    def predict_columns(self, columns: Mapping[str, Any]) -> list[float]:
+        """One sequence of values per feature (extra columns ignored unless strict)."""
+        missing = [name for name in self.names if name not in columns]
+        if missing:
+            raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
+        if self.strict and len(columns) != len(self.names):
+            unknown = sorted(set(columns) - set(self.names))
+            raise InvalidInput(f"unknown field(s): {', '.join(unknown)}", unknown[0])
+        chosen = [columns[name] for name in self.names]
+        if not chosen or len(chosen[0]) == 0:
+            return []
+        try:
+            import numpy as np
+
+            arrays = [column if isinstance(column, np.ndarray) else numeric_matrix(column)
+                      for column in chosen]  # fmt: skip
+        except ImportError:
+            arrays = [None]
+        if all(a is not None and a.ndim == 1 and a.dtype.kind in "biuf" for a in arrays):
+            matrix = np.column_stack(arrays).astype(np.float64, copy=False)
+            checked = check_matrix(matrix, self.names, self.accepts_missing)
+            result: list[float] = self._score_matrix(checked).tolist()
+            return result
+        records = [
+            dict(zip(self.names, values, strict=True)) for values in zip(*chosen, strict=True)
+        ]
+        return self.predict_records(records)
+
+    def predict_batch(self, batch: Batch) -> list[float]:
+        """Any request shape (predict/requests.py): records, rows or columns."""
+        if isinstance(batch, Records):
+            return self.predict_records(batch.items)
+        if isinstance(batch, Rows):
+            if batch.columns is None:
+                return self.predict_positional(batch.rows)
+            return self.predict_rows(batch.columns, batch.rows)
+        return self.predict_columns(batch.columns)
 
     def predict_frame(self, frame: Any) -> Any:
         return self._score_matrix(frame_matrix(frame, self.names, self.accepts_missing))
@@ -255,6 +304,10 @@ class Predictor:
     def predict_rows(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[float]:
         """Rows of values under named columns (MLflow's dataframe_split), in any column order."""
         return self.current.predict_rows(columns, rows)
+
+    def predict_batch(self, batch: Batch) -> list[float]:
+        """Any request shape of predict/requests.py (records, rows, columns)."""
+        return self.current.predict_batch(batch)
 
     def predict_frame(self, frame: Any) -> Any:
         """Scores for a DataFrame holding the signature's columns (others are ignored)."""

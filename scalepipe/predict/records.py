@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scalepipe.predict.inputs import coerce_value
+from scalepipe.predict.requests import Columns, Records
 
 if TYPE_CHECKING:
     from scalepipe.predict.predictor import LoadedVersion
@@ -87,14 +88,27 @@ def _rows(
     request: Any, names: Sequence[str], scores: Sequence[float]
 ) -> Iterator[tuple[Sequence[Any], int, float]]:
     """(the signature's values, the count of other fields, the score) per scored row."""
+    if isinstance(request, Records):
+        request = request.items
     if isinstance(request, Mapping):
         request = [request]
     if isinstance(request, list):
         for record, score in zip(request, scores, strict=False):
             yield [record.get(name) for name in names], max(0, len(record) - len(names)), score
         return
-    columns = list(request.columns)
+    if isinstance(request, Columns):
+        chosen = [request.columns[name] for name in names]
+        extra = len(request.columns) - len(names)
+        for index, score in enumerate(scores):
+            yield [_plain(column[index]) for column in chosen], extra, score
+        return
+    columns = list(request.columns if request.columns is not None else names)
     positions = [columns.index(name) for name in names]
     extra = len(columns) - len(names)
     for row, score in zip(request.rows, scores, strict=False):
-        yield [row[position] for position in positions], extra, score
+        yield [_plain(row[position]) for position in positions], extra, score
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar (from a V2 tensor) as the Python number it holds."""
+    return value.item() if hasattr(value, "item") else value

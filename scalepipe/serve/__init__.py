@@ -1,6 +1,6 @@
 """Serving models over HTTP: the ASGI app and the production server that runs it."""
 
+from scalepipe.endpoints.auth import ApiKeys
 from scalepipe.serve.app import ServingApp
-from scalepipe.serve.auth import ApiKeys
 
 __all__ = ["ApiKeys", "ServingApp"]

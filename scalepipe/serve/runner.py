@@ -30,10 +30,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from scalepipe.endpoints.auth import ApiKeys
 from scalepipe.errors import ServeError
 from scalepipe.predict import Predictor
 from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
-from scalepipe.serve.auth import ApiKeys
 from scalepipe.serve.limits import ConnectionLimits, limited_protocol
 from scalepipe.serve.metrics import Metrics, multiprocess_folder, worker_exited
 from scalepipe.serve.predlog import PredictionLog

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from scalepipe.endpoints.http import Request
 from scalepipe.functions import aws_lambda
 from scalepipe.functions.runtime import FunctionRuntime
 from scalepipe.predict import Predictor
@@ -139,11 +140,12 @@ def test_refresh_strategies_pinned_timed_and_triggered(
         runtime.app()
     store.publish(models.prepared("gbm"), "games", alias="champion")
     time.sleep(0.3)
-    call: tuple[str, str, bytes, list[tuple[bytes, bytes]], bytes] = (
-        "POST", "/", b"", [], json.dumps(BOOK_EVENT).encode()
-    )  # fmt: skip
-    assert dict(timed.respond(*call, trusted=True)[2])[b"x-model-version"] == b"2"
-    assert dict(pinned.respond(*call, trusted=True)[2])[b"x-model-version"] == b"1"
+
+    def call() -> Request:
+        return Request("POST", "/", body=json.dumps(BOOK_EVENT).encode(), trusted=True)
+
+    assert dict(timed.respond(call())[2])[b"x-model-version"] == b"2"
+    assert dict(pinned.respond(call())[2])[b"x-model-version"] == b"1"
     assert aws_lambda.handler(BOOK_EVENT, None)["headers"]["x-model-version"] == "1"
     with caplog.at_level(logging.INFO, logger="scalepipe.functions"):
         reloaded = _body(aws_lambda.handler({"action": "reload"}, None))

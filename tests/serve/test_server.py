@@ -124,8 +124,14 @@ def test_model_listing_health_readiness_openapi_and_docs(server: Server) -> None
     [
         ("POST", "/", b"{not json", 400, "malformed JSON"),
         ("POST", "/", b"[1, 2]", 400, "must be an object"),
-        ("POST", "/v1/models/games/predict", b"{}", 400, 'send {"instances"'),
-        ("POST", "/v1/models/games/predict", b'{"instances": [1]}', 422, "must be an object"),
+        ("POST", "/v1/models/games/predict", b"{}", 400, 'exactly one of "dataframe_split"'),
+        (
+            "POST",
+            "/v1/models/games/predict",
+            b'{"instances": [1]}',
+            400,
+            "must hold objects or rows",
+        ),
         ("GET", "/v1/models/games/predict", b"", 405, "use POST"),
         ("PUT", "/", b"", 405, "use GET or POST"),
         ("GET", "/v1/models/trees", b"", 404, "no model 'trees'; served: games, housing"),

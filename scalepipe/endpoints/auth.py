@@ -8,8 +8,6 @@ from pathlib import Path
 
 from scalepipe.errors import ServeError
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-
 
 class ApiKeys:
     def __init__(self, keys: Iterable[str] = ()) -> None:
