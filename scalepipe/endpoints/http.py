@@ -18,7 +18,13 @@ TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
 # How each protocol words an error: scalepipe's and the book's {"success": false, "error"},
 # MLflow's {"error_code", "message"}, the Open Inference Protocol's {"error"}.
 ErrorStyle = Literal["scalepipe", "mlflow", "v2"]
-_MLFLOW_CODES = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 422: "INVALID_PARAMETER_VALUE"}
+_MLFLOW_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    422: "INVALID_PARAMETER_VALUE",
+}
 
 
 class HttpError(Exception):

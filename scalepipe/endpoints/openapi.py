@@ -201,17 +201,17 @@ def _operation(
     elif route.action == "predict":
         operation["requestBody"] = _json_body(_batch_schema(subject))
         answer = _PREDICTIONS
-    elif route.action == "invocations":
+    elif route.action in ("invocations", "endpoint_invocations"):
         csv_text = {
             "type": "string",
-            "example": ",".join(first.signature.names)
+            "example": ",".join(subject.signature.names)
             + "\n"
-            + ",".join("1" for _ in first.signature.names),
+            + ",".join("1" for _ in subject.signature.names),
         }
         operation["requestBody"] = {
             "required": True,
             "content": {
-                "application/json": {"schema": _batch_schema(first)},
+                "application/json": {"schema": _batch_schema(subject)},
                 "text/csv": {"schema": csv_text},
             },
         }
@@ -226,7 +226,7 @@ def _operation(
     elif route.action == "docs":
         answer, media = {"type": "string"}, "text/html"
     error = {"v2": _V2_ERROR, "mlflow": _MLFLOW_ERROR}.get(route.error_style, _ERROR)
-    operation["responses"] = _responses(answer, media, error, route.action == "invocations")
+    operation["responses"] = _responses(answer, media, error, route.protocol == "mlflow")
     if route.open:
         operation["security"] = []
     return operation

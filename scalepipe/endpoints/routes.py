@@ -65,6 +65,8 @@ ROUTES: tuple[Route, ...] = (
            "KServe V1 predict: {\"instances\": [...]}"),
     _route("/invocations", "POST", "invocations", "mlflow",
            "MLflow's scoring protocol (JSON or CSV) for the first model"),
+    _route("/endpoints/{name}/invocations", "POST", "endpoint_invocations", "mlflow",
+           "MLflow's scoring protocol for a named model (mlflow.deployments' client)"),
     _route("/ping", "GET", "healthz", "mlflow", "MLflow's health check", open=True),
     _route("/health", "GET", "healthz", "mlflow", "MLflow's health check", open=True),
     _route("/version", "GET", "version", "mlflow", "The server's version, as text"),
@@ -84,7 +86,7 @@ ROUTES: tuple[Route, ...] = (
            "Inference with tensors on a version"),
     _route("/healthz", "GET", "healthz", "operations", "The process is up", open=True),
     _route("/readyz", "GET", "readyz", "operations", "The models are loaded", open=True),
-    _route("/metrics", "GET", "prometheus", "operations", "Prometheus metrics, summed over workers"),
+    _route("/metrics", "GET", "prometheus", "operations", "Prometheus metrics, all workers"),
     _route("/openapi.json", "GET", "openapi", "operations", "This document"),
     _route("/docs", "GET", "docs", "operations", "A page describing the served models"),
     _route("/admin/reload", "POST", "reload", "operations",
@@ -103,7 +105,7 @@ def match(path: str) -> tuple[Route, dict[str, str]] | None:
         return route, {}
     if len(path) > 1 and path.endswith("/"):
         return match(path.rstrip("/"))
-    if path.startswith(("/v1/models/", "/v2/models/")):
+    if path.startswith(("/v1/models/", "/v2/models/", "/endpoints/")):
         for route in _TEMPLATED:
             assert route.pattern is not None
             found = route.pattern.match(path)

@@ -153,6 +153,12 @@ class Service:
     # MLflow's scoring protocol
 
     def invocations(self, request: Request) -> Response:
+        return self._invocations(self.first, request)
+
+    def endpoint_invocations(self, request: Request) -> Response:
+        return self._invocations(self._predictor(request), request)
+
+    def _invocations(self, predictor: Predictor, request: Request) -> Response:
         media, parameters = request.media_type()
         charset = parameters.pop("charset", "utf-8").lower()
         if charset != "utf-8" or parameters:
@@ -165,7 +171,7 @@ class Service:
         else:
             shown = media or "none"
             raise HttpError(415, f"send Content-Type application/json or text/csv (got {shown})")
-        model, scores = self._score(self.first, batch)
+        model, scores = self._score(predictor, batch)
         return json_response(200, {"predictions": scores}, _model_headers(model))
 
     def version(self, request: Request) -> Response:

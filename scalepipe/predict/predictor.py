@@ -380,6 +380,6 @@ def _load(
         if card.artifact_format == "keras":
             scorer = KerasScorer(model)
         else:
-            scorer = EstimatorScorer(model, probability)
+            scorer = EstimatorScorer(model, probability, card.signature.names)
             accepts_missing = type(model).__name__ in _MISSING_AWARE
     return LoadedVersion(card, scorer, accepts_missing, strict)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from scalepipe.errors import IntegrityError
 
 
 class Scorer:
@@ -55,10 +58,22 @@ class LinearScorer(Scorer):
 
 
 class EstimatorScorer(Scorer):
-    """Any scikit-learn model, given a float64 matrix in signature order."""
+    """Any scikit-learn model, given a float64 matrix in signature order.
 
-    def __init__(self, model: Any, probability: bool) -> None:
-        self.model = model
+    A model fitted on a DataFrame knows its feature names; they must be the signature's,
+    in its order. The scorer then hands the model plain arrays (the Predictor has put the
+    columns in that order) through a copy that does not ask for names, so that the model
+    warns on no call and the published artifact keeps its names for MLflow's tools.
+    """
+
+    def __init__(self, model: Any, probability: bool, names: Sequence[str]) -> None:
+        fitted = getattr(model, "feature_names_in_", None)
+        if fitted is not None and [str(n) for n in fitted] != list(names):
+            raise IntegrityError(
+                f"the model was fitted on features {', '.join(map(str, fitted))}; "
+                f"its signature says {', '.join(names)}"
+            )
+        self.model = _positional(model)
         self.probability = probability
 
     def score_matrix(self, matrix: Any) -> Any:
@@ -67,6 +82,20 @@ class EstimatorScorer(Scorer):
         if self.probability:
             return np.asarray(self.model.predict_proba(matrix))[:, 1]
         return np.asarray(self.model.predict(matrix), dtype=np.float64).reshape(-1)
+
+
+def _positional(model: Any) -> Any:
+    """A shallow copy of a fitted estimator (or pipeline) without `feature_names_in_`."""
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list):
+        twin = copy.copy(model)
+        twin.steps = [(name, _positional(step)) for name, step in steps]
+        return twin
+    if "feature_names_in_" in getattr(model, "__dict__", {}):
+        twin = copy.copy(model)
+        del twin.feature_names_in_
+        return twin
+    return model
 
 
 class KerasScorer(Scorer):
@@ -80,3 +109,10 @@ class KerasScorer(Scorer):
 
         batch = np.asarray(matrix, dtype=np.float32)
         return np.asarray(self.model.predict_on_batch(batch), dtype=np.float64).reshape(-1)
+
+
+def scorer_for(model: Any, probability: bool, names: Sequence[str]) -> Scorer:
+    """The scorer of a fitted scikit-learn or Keras model (training and the Predictor)."""
+    if any(cls.__module__.startswith("keras") for cls in type(model).__mro__):
+        return KerasScorer(model)
+    return EstimatorScorer(model, probability, names)

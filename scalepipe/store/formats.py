@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scalepipe.signature import Signature
 from scalepipe.store.card import ArtifactFormat, FastPath
 from scalepipe.store.errors import StoreError, UnsafeModelError
 from scalepipe.store.trusted import check_skops
@@ -41,18 +42,27 @@ class SavedArtifact:
 
 
 def save_mlflow_model(
-    model: Any, folder: Path, *, probability: bool, allow_pickle: bool
+    model: Any, folder: Path, *, signature: Signature, allow_pickle: bool
 ) -> SavedArtifact:
-    """Write `model` as a valid MLflow model directory in `folder` (which must not exist)."""
+    """Write `model` as a valid MLflow model directory in `folder` (which must not exist).
+
+    The signature goes into MLmodel too, so that MLflow's own tools (`mlflow models serve`,
+    pyfunc) pick the features by name rather than by position.
+    """
+    probability = signature.output == "probability"
     if _is_keras(model):
         import mlflow.keras
 
         mlflow.keras.save_model(
-            model, str(folder), pip_requirements=_requirements("keras", "torch")
+            model,
+            str(folder),
+            pip_requirements=_requirements("keras", "torch"),
+            signature=_mlflow_signature(signature, keras=True),
         )
         return SavedArtifact("keras", KERAS_PATH, None)
     import mlflow.sklearn
 
+    mlflow_signature = _mlflow_signature(signature)
     predict_fn = "predict_proba" if probability and hasattr(model, "predict_proba") else "predict"
     library_types, untrusted = _skops_types(model)
     if untrusted and not allow_pickle:
@@ -73,6 +83,7 @@ def save_mlflow_model(
             serialization_format="cloudpickle",
             pip_requirements=_requirements("scikit-learn", "cloudpickle"),
             pyfunc_predict_fn=predict_fn,
+            signature=mlflow_signature,
         )
         return SavedArtifact("pickle", PICKLE_PATH, None)
     mlflow.sklearn.save_model(
@@ -82,11 +93,30 @@ def save_mlflow_model(
         skops_trusted_types=library_types or None,
         pip_requirements=_requirements("scikit-learn", "skops"),
         pyfunc_predict_fn=predict_fn,
+        signature=mlflow_signature,
     )
     form = linear_form(model)
     if form is not None:
         (folder / LINEAR_FILE).write_text(json.dumps(form))
     return SavedArtifact("skops", SKOPS_PATH, form["kind"] if form else None)
+
+
+_MLFLOW_TYPES = {"integer": "long", "float": "double", "boolean": "boolean"}
+
+
+def _mlflow_signature(signature: Signature, keras: bool = False) -> Any:
+    """The features as MLflow's column schema (its types: long, double, boolean); MLflow's
+    Keras flavor takes one float32 tensor of the features in the signature's order."""
+    import numpy as np
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+    columns: list[ColSpec | TensorSpec]
+    if keras:
+        columns = [TensorSpec(np.dtype(np.float32), (-1, len(signature.features)), "features")]
+    else:
+        columns = [ColSpec(_MLFLOW_TYPES[f.type], f.name) for f in signature.features]
+    return ModelSignature(inputs=Schema(columns))
 
 
 def load_artifact(format: ArtifactFormat, data: bytes, *, allow_pickle: bool = False) -> Any:

@@ -289,8 +289,9 @@ class ModelStore:
                 ) from error
         return version
 
-    def promote(self, name: str, version: int, alias: str) -> None:
-        """Point `alias` at `version`, in one step; the move is recorded in the audit trail."""
+    def promote(self, name: str, version: int, alias: str) -> int | None:
+        """Point `alias` at `version`, in one step; the move is recorded in the audit trail.
+        Returns the version the alias pointed at before (None: a new alias)."""
         check_alias(alias)
         if not self._published(name, version):
             raise StoreError(f"{name} has no version {version} to promote{self._known(name)}")
@@ -302,6 +303,7 @@ class ModelStore:
                 f"{name}/{ALIASES}", json.dumps(aliases, indent=1, sort_keys=True).encode()
             )
         self._record(name, "promote", alias=alias, previous=previous, version=version)
+        return previous
 
     def delete(self, name: str, version: int, *, force: bool = False) -> None:
         """Remove a version; refuses the target of an alias unless `force` (which drops it)."""
@@ -410,9 +412,7 @@ def prepare_model(
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "model"
-        saved = save_mlflow_model(
-            model, folder, probability=signature.output == "probability", allow_pickle=allow_pickle
-        )
+        saved = save_mlflow_model(model, folder, signature=signature, allow_pickle=allow_pickle)
         files = {
             path.relative_to(folder).as_posix(): path.read_bytes()
             for path in sorted(folder.rglob("*"))

@@ -1,35 +1,25 @@
-"""Training recipes: the book's prototype models, each fit on a feature matrix."""
+"""Training recipes: the book's prototype models.
+
+A recipe is a small contract: `make(task, seed, **params)` returns an unfitted estimator
+whose `fit(x, y)` takes the features as a DataFrame (so scikit-learn records their names)
+and the target as an array. The fitted estimator is what the store publishes, unless it
+names another object as its `artifact` (the Keras model inside the book's MLP). Training
+scores the held-out rows with the Predictor's own scorers (predict/scorers.py), so the
+figures on a model card come from the same code that serves it.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Any
 
 from scalepipe.data.catalog import Task
+from scalepipe.errors import TrainingError
+from scalepipe.train.mlp import BookMLP, EpochCallback
 
-Flavor = Literal["sklearn", "keras"]
-EpochCallback = Callable[[int, int, dict[str, float]], None]
-
-
-@dataclass
-class Fitted:
-    """A fitted model and what it takes to score and describe it."""
-
-    model: Any
-    flavor: Flavor
-    params: dict[str, Any]
-    history: dict[str, list[float]] = field(default_factory=dict)
-
-    def score(self, features: np.ndarray, task: Task) -> np.ndarray:
-        """Probability of the positive class (classification) or the predicted value."""
-        if self.flavor == "keras":
-            return np.asarray(self.model.predict(features.astype("float32"), verbose=0)).ravel()
-        if task == "classification":
-            return np.asarray(self.model.predict_proba(features)[:, 1])
-        return np.asarray(self.model.predict(features))
+__all__ = ["DEFAULT_RECIPE", "RECIPES", "EpochCallback", "Recipe"]
 
 
 @dataclass(frozen=True)
@@ -37,79 +27,65 @@ class Recipe:
     name: str
     summary: str
     tasks: tuple[Task, ...]
-    fit: Callable[[np.ndarray, np.ndarray, Task, int, dict[str, Any]], Fitted]
+    make: Callable[..., Any]  # make(task, seed, **params) -> an unfitted estimator
+
+    def estimator(self, task: Task, seed: int, params: dict[str, Any]) -> Any:
+        """An unfitted estimator; TrainingError names a parameter the recipe does not take."""
+        accepted = inspect.signature(self.make).parameters
+        unknown = [key for key in params if key not in accepted]
+        if unknown:
+            raise TrainingError(f"{', '.join(unknown)} does not apply to the {self.name} model")
+        return self.make(task, seed, **params)
 
 
-def _sklearn_params(model: Any) -> dict[str, Any]:
+def artifact(estimator: Any) -> Any:
+    """What the store publishes for a fitted estimator."""
+    return getattr(estimator, "artifact", estimator)
+
+
+def plain_params(estimator: Any) -> dict[str, Any]:
     """The estimator's parameters that a model card can hold as plain JSON."""
     plain = (str, int, float, bool, type(None))
-    return {key: value for key, value in model.get_params().items() if isinstance(value, plain)}
+    return {key: value for key, value in estimator.get_params().items() if isinstance(value, plain)}
 
 
-def _fit_linear(
-    x: np.ndarray, y: np.ndarray, task: Task, seed: int, options: dict[str, Any]
-) -> Fitted:
+def _linear(task: Task, seed: int) -> Any:
     from sklearn.linear_model import LinearRegression
 
-    model = LinearRegression().fit(x, y)
-    return Fitted(model, "sklearn", _sklearn_params(model))
+    return LinearRegression()
 
 
-def _fit_logistic(
-    x: np.ndarray, y: np.ndarray, task: Task, seed: int, options: dict[str, Any]
-) -> Fitted:
+def _logistic(task: Task, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(max_iter=1000, random_state=seed).fit(x, y)
-    return Fitted(model, "sklearn", _sklearn_params(model))
+    return LogisticRegression(max_iter=1000, random_state=seed)
 
 
-def _fit_gbm(
-    x: np.ndarray, y: np.ndarray, task: Task, seed: int, options: dict[str, Any]
-) -> Fitted:
+def _gbm(task: Task, seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    estimator = (
-        HistGradientBoostingClassifier
-        if task == "classification"
-        else HistGradientBoostingRegressor
-    )
-    model = estimator(random_state=seed).fit(x, y)
-    return Fitted(model, "sklearn", _sklearn_params(model))
+    if task == "classification":
+        return HistGradientBoostingClassifier(random_state=seed)
+    return HistGradientBoostingRegressor(random_state=seed)
 
 
-def _fit_mlp(
-    x: np.ndarray, y: np.ndarray, task: Task, seed: int, options: dict[str, Any]
-) -> Fitted:
-    from scalepipe.train.mlp import fit_book_mlp
-
-    return fit_book_mlp(x, y, seed=seed, **options)
+def _mlp(
+    task: Task, seed: int, epochs: int = 100, on_epoch: EpochCallback | None = None
+) -> BookMLP:
+    return BookMLP(seed=seed, epochs=epochs, on_epoch=on_epoch)
 
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
-        Recipe(
-            "linear",
-            "ordinary least squares (book 1.5, Boston housing)",
-            ("regression",),
-            _fit_linear,
-        ),
-        Recipe(
-            "logistic", "logistic regression (book 1.5, games)", ("classification",), _fit_logistic
-        ),
-        Recipe(
-            "mlp",
-            "the book's Keras MLP: 64 relu, dropout 0.1, 64 relu, sigmoid (book 1.5.3)",
-            ("classification",),
-            _fit_mlp,
-        ),
-        Recipe(
-            "gbm",
-            "histogram gradient boosting, the tree ensemble the book expects to win",
-            ("classification", "regression"),
-            _fit_gbm,
-        ),
+        Recipe("linear", "ordinary least squares (book 1.5, Boston housing)", ("regression",),
+               _linear),
+        Recipe("logistic", "logistic regression (book 1.5, games)", ("classification",),
+               _logistic),
+        Recipe("mlp", "the book's Keras MLP: 64 relu, dropout 0.1, 64 relu, sigmoid (book 1.5.3)",
+               ("classification",), _mlp),
+        Recipe("gbm", "histogram gradient boosting, the tree ensemble the book expects to win",
+               ("classification", "regression"), _gbm),
     )
-}
+}  # fmt: skip
 DEFAULT_RECIPE: dict[Task, str] = {"classification": "logistic", "regression": "linear"}

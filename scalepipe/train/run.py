@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,11 +17,18 @@ from scalepipe.data.sources import load_tables
 from scalepipe.errors import (
     TrainingError as TrainingError,
 )
+from scalepipe.predict.scorers import KerasScorer, Scorer, scorer_for
 from scalepipe.signature import Signature
 from scalepipe.store.card import redact_url
 from scalepipe.train import plots
 from scalepipe.train.metrics import evaluate
-from scalepipe.train.recipes import DEFAULT_RECIPE, RECIPES, EpochCallback, Fitted, Flavor
+from scalepipe.train.recipes import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    EpochCallback,
+    artifact,
+    plain_params,
+)
 
 if TYPE_CHECKING:
     from scalepipe.store import ModelStore
@@ -34,7 +42,7 @@ class TrainedModel:
     recipe: str
     task: Task
     model: Any
-    flavor: Flavor
+    flavor: Literal["sklearn", "keras"]
     signature: Signature
     metrics: dict[str, float]
     params: dict[str, Any]
@@ -63,26 +71,26 @@ class TrainedModel:
             alias=alias,
         )
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Scores for rows holding the signature's features (extra columns are ignored)."""
-        return Fitted(self.model, self.flavor, self.params).score(
-            frame[list(self.signature.names)].to_numpy(), self.task
-        )
+    @property
+    def scorer(self) -> Scorer:
+        """The Predictor's scorer for this model: a matrix in signature order -> scores."""
+        return scorer_for(self.model, self.task == "classification", self.signature.names)
 
 
 def split(
     frame: pd.DataFrame, dataset: DatasetSpec, test_size: float, seed: int
-) -> tuple[np.ndarray, ...]:
-    """Features and target, split like the book: train_test_split with a seed."""
+) -> tuple[Any, ...]:
+    """Features (a DataFrame, so estimators learn the names) and target, split like the
+    book: train_test_split with a seed."""
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < test_size < 1.0:
         raise TrainingError(f"test size must be between 0 and 1, got {test_size}")
-    x = frame[list(dataset.features)].to_numpy()
+    x = frame[list(dataset.features)]
     y = frame[str(dataset.target)].to_numpy()
     if len(frame) < 10:
         raise TrainingError(f"{dataset.name} has {len(frame)} rows; training needs at least 10")
-    parts: list[np.ndarray] = train_test_split(x, y, test_size=test_size, random_state=seed)
+    parts: list[Any] = train_test_split(x, y, test_size=test_size, random_state=seed)
     return tuple(parts)
 
 
@@ -117,31 +125,32 @@ def train_frame(
         )
     _check_target(frame, described, task)
     x_train, x_test, y_train, y_test = split(frame, described, test_size, seed)
-    options: dict[str, Any] = {}
-    if chosen.name == "mlp":
-        options = {"on_epoch": on_epoch} | ({"epochs": epochs} if epochs else {})
-    elif epochs:
-        raise TrainingError(f"--epochs applies to the mlp model, not {name}")
-    fitted = chosen.fit(x_train, y_train, task, seed, options)
-    scores = fitted.score(x_test, task)
+    wanted: dict[str, Any] = {"epochs": epochs} if epochs else {}
+    if on_epoch is not None and "on_epoch" in inspect.signature(chosen.make).parameters:
+        wanted["on_epoch"] = on_epoch
+    estimator = chosen.estimator(task, seed, wanted).fit(x_train, y_train)
+    model = artifact(estimator)
+    signature = Signature.from_frame(
+        frame,
+        described.features,
+        described.target,
+        "probability" if task == "classification" else "value",
+    )
+    scorer = scorer_for(model, task == "classification", signature.names)
+    scores = scorer.score_matrix(x_test.to_numpy(dtype=np.float64))
     trained = TrainedModel(
         dataset=dataset,
         recipe=name,
         task=task,
-        model=fitted.model,
-        flavor=fitted.flavor,
-        signature=Signature.from_frame(
-            frame,
-            described.features,
-            described.target,
-            "probability" if task == "classification" else "value",
-        ),
+        model=model,
+        flavor="keras" if isinstance(scorer, KerasScorer) else "sklearn",
+        signature=signature,
         metrics=evaluate(task, y_test, scores),
         params={"recipe": name, "seed": seed, "test_size": test_size, "rows": len(frame)}
         | (extra_params or {})
-        | fitted.params,
+        | plain_params(estimator),
         data_fingerprint=fingerprint(frame),
-        history=fitted.history,
+        history=getattr(estimator, "history", {}),
     )
     if plot_dir is not None:
         trained.plot = _plot(trained, plot_dir, y_test, scores)
@@ -202,7 +211,7 @@ def _check_target(frame: pd.DataFrame, dataset: DatasetSpec, task: Task) -> None
 def _plot(trained: TrainedModel, plot_dir: Path, y_test: np.ndarray, scores: np.ndarray) -> Path:
     stem = plot_dir / f"{trained.dataset}-{trained.recipe}-seed{trained.params['seed']}"
     title = f"{trained.dataset} {trained.recipe}"
-    if trained.recipe == "mlp" and trained.history:
+    if trained.history:
         return plots.training_curves(
             stem.with_suffix(".png"), trained.history, f"{title}: AUC per epoch"
         )

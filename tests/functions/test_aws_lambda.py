@@ -115,6 +115,54 @@ def test_api_keys_guard_gateway_calls_but_not_direct_invocations(
     assert aws_lambda.handler(BOOK_EVENT, None)["statusCode"] == 200
 
 
+def _alb_event(**fields: Any) -> dict[str, Any]:
+    """An Application Load Balancer's event, as AWS documents it (lambda-functions.html)."""
+    arn = (
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/scalepipe/6d0ecf831eec9f09"
+    )
+    return {"requestContext": {"elb": {"targetGroupArn": arn}}, "httpMethod": "GET", "path": "/",
+            "body": "", "isBase64Encoded": False} | fields  # fmt: skip
+
+
+def test_load_balancer_events_with_multi_value_headers_and_arguments(
+    store: ModelStore, configure: Any
+) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games", SCALEPIPE_API_KEYS="k1")
+    event = _alb_event(
+        multiValueQueryStringParameters={name: [value] for name, value in BOOK_EVENT.items()},
+        multiValueHeaders={"x-api-key": ["k1"], "accept": ["*/*"], "x-forwarded-for": ["10.0.0.1"]},
+    )
+    answer = aws_lambda.handler(event, None)
+    assert answer["statusCode"] == 200, answer["body"]
+    assert answer["statusDescription"] == "200 OK" and answer["isBase64Encoded"] is False
+    assert answer["multiValueHeaders"]["x-model-version"] == ["1"] and "headers" not in answer
+    assert _body(answer) == {"response": _expected(store), "success": True}
+    event["multiValueHeaders"]["x-api-key"] = ["wrong"]
+    refused = aws_lambda.handler(event, None)
+    assert refused["statusCode"] == 401 and refused["statusDescription"] == "401 Unauthorized"
+    # Without multi-value headers, arguments arrive as the client encoded them.
+    single = _alb_event(path="/echo", queryStringParameters={"msg": "hello%20load%20balancer"},
+                        headers={"x-api-key": "k1"})  # fmt: skip
+    echoed = aws_lambda.handler(single, None)
+    assert _body(echoed) == {"response": "hello load balancer", "success": True}
+    assert echoed["headers"]["content-type"] == "application/json"
+
+
+def test_a_json_body_sent_with_get_and_the_protocol_routes(
+    store: ModelStore, configure: Any
+) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games")
+    event = {"httpMethod": "GET", "path": "/prod/echo", "headers": {}, "requestContext": {},
+             "body": json.dumps({"msg": "in the body"})}  # fmt: skip
+    assert _body(aws_lambda.handler(event, None)) == {"response": "in the body", "success": True}
+    tensors = {"inputs": [{"name": name, "shape": [1], "datatype": "INT64", "data": [int(value)]}
+                          for name, value in BOOK_EVENT.items()]}  # fmt: skip
+    infer = {"httpMethod": "POST", "path": "/prod/v2/models/games/infer", "headers": {},
+             "requestContext": {}, "body": json.dumps(tensors)}  # fmt: skip
+    outputs = _body(aws_lambda.handler(infer, None))["outputs"]
+    assert outputs[0]["data"] == [float(_expected(store))]
+
+
 @pytest.fixture(params=["local", "s3"])
 def bucket(request: pytest.FixtureRequest, store: ModelStore) -> ModelStore:
     """The champion's store: a local folder, or a bucket on the local S3 server."""

@@ -62,3 +62,11 @@ def test_the_packaged_folder_runs_under_the_real_functions_framework_server(tmp_
         assert posted.json()["response"] == expected and posted.headers["x-model-version"] == "1"
         refused = requests.post(url, json={"G1": "1"}, timeout=10)
         assert refused.status_code == 422 and "G2" in refused.json()["error"]
+        # Chapter 2's client sends its JSON with GET: the body is the request.
+        sent_with_get = requests.get(url, json=BOOK_REQUEST, timeout=10).json()
+        assert sent_with_get == {"response": expected, "success": True}
+        # The same routes as the server's, under the function's URL.
+        mlflow = requests.post(f"{url}/invocations", json={"inputs": [BOOK_REQUEST]}, timeout=10)
+        assert mlflow.json() == {"predictions": [float(expected)]}
+        live = requests.get(f"{url}/v2/health/live", timeout=10)
+        assert live.json() == {"live": True}

@@ -29,7 +29,7 @@ def store(tmp_path: Path) -> ModelStore:
 
 
 def _own_scores(fitted: models.Fitted, rows: pd.DataFrame) -> np.ndarray:
-    matrix = rows[list(fitted.signature.names)].to_numpy()
+    matrix = rows[list(fitted.signature.names)]
     if fitted.signature.output == "probability":
         return np.asarray(fitted.model.predict_proba(matrix))[:, 1]
     return np.asarray(fitted.model.predict(matrix))
@@ -195,9 +195,8 @@ def test_gradient_boosting_accepts_missing_values(store: ModelStore) -> None:
     store.publish(models.prepared("gbm"), "games")
     predictor = Predictor.load("games:1", store=store)
     with_gap = BOOK_REQUEST | {"G3": None}
-    expected = models.fitted("gbm").model.predict_proba(
-        np.array([[math.nan if v is None else float(v) for v in with_gap.values()]])
-    )[0, 1]
+    row = {k: [math.nan if v is None else float(v)] for k, v in with_gap.items()}
+    expected = models.fitted("gbm").model.predict_proba(pd.DataFrame(row))[0, 1]
     assert predictor.predict_one(with_gap) == pytest.approx(expected, rel=1e-9)
 
 

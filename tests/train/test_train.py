@@ -48,11 +48,13 @@ def test_natality_trains_linear_and_gbm() -> None:
         assert "guid" not in trained.signature.names
 
 
-def test_predict_matches_the_fitted_estimator() -> None:
+def test_training_scores_with_the_predictors_scorer_and_records_feature_names() -> None:
     games = load("games")
     trained = train_frame(games, "games", "logistic")
-    expected = trained.model.predict_proba(games[list(trained.signature.names)].to_numpy())[:, 1]
-    assert np.allclose(trained.predict(games), expected)
+    features = games[list(trained.signature.names)]
+    assert list(trained.model.feature_names_in_) == list(trained.signature.names)
+    expected = trained.model.predict_proba(features)[:, 1]
+    assert np.allclose(trained.scorer.score_matrix(features.to_numpy(dtype=float)), expected)
 
 
 def test_the_fingerprint_follows_the_data_not_the_run() -> None:
@@ -76,7 +78,8 @@ def test_the_mlp_trains_with_per_epoch_progress_and_training_curves() -> None:
     assert trained.params["backend"] == "torch"
     assert 0.5 < trained.metrics["roc_auc"] <= 1.0
     assert _is_png(trained.plot)
-    scores = trained.predict(load("games", rows=50))
+    rows = load("games", rows=50)[list(trained.signature.names)].to_numpy(dtype=float)
+    scores = trained.scorer.score_matrix(rows)
     assert scores.shape == (50,) and ((scores >= 0) & (scores <= 1)).all()
 
 
@@ -97,7 +100,7 @@ def test_the_mlp_trains_with_per_epoch_progress_and_training_curves() -> None:
         ),
         ("nhl", None, {}, "nhl has no single table to model"),
         ("games", "logistic", {"test_size": 1.5}, "test size must be between 0 and 1"),
-        ("games", "logistic", {"epochs": 5}, "--epochs applies to the mlp model"),
+        ("games", "logistic", {"epochs": 5}, "epochs does not apply to the logistic model"),
     ],
 )
 def test_bad_requests_are_refused_with_what_to_change(
