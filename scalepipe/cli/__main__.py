@@ -1,0 +1,3 @@
+from scalepipe.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""`scalepipe serve` and `scalepipe quickstart`: models over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scalepipe.cli.common import (
+    JsonOption,
+    StoreOption,
+    block_reporter,
+    console,
+    out,
+    print_json,
+    progress_bar,
+)
+from scalepipe.cli.train import book_table
+from scalepipe.config import Settings
+
+
+def serve(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(help="Model URIs: NAME (alias champion), NAME@ALIAS, NAME:VERSION."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 2,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File of API keys, one a line; every route but health needs one."),
+    ] = None,
+    refresh: Annotated[
+        float | None, typer.Option(help="Re-resolve aliases every N seconds.", min=0.1)
+    ] = None,
+    body_limit: Annotated[int, typer.Option(help="Largest request body in bytes.", min=1)] = 1
+    << 20,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option("--allow-pickle", help="Load models stored with pickle (runs their code)."),
+    ] = False,
+    log_predictions: Annotated[
+        Path | None,
+        typer.Option(help="Append every prediction to this JSONL file (or .parquet folder)."),
+    ] = None,
+    max_connections: Annotated[
+        int, typer.Option(help="Open connections per worker; past it new ones get 503.", min=1)
+    ] = 1024,
+    request_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a client has to send a whole request (else 408).", min=0.1),
+    ] = 10.0,
+    keep_alive: Annotated[
+        int, typer.Option(help="Seconds an idle keep-alive connection stays open.", min=1)
+    ] = 5,
+    header_limit: Annotated[
+        int, typer.Option(help="Largest request line + headers in bytes (else 431).", min=1024)
+    ] = 64 << 10,
+    store: StoreOption = None,
+) -> None:
+    """Serve published models over HTTP on a production server (uvicorn workers).
+
+    Example: scalepipe serve games housing@champion --workers 2 --port 8000
+    """
+    from scalepipe.serve.limits import ConnectionLimits
+    from scalepipe.serve.runner import ServerOptions
+    from scalepipe.serve.runner import serve as run_server
+
+    options = ServerOptions(
+        uris=models or ["games"],
+        host=host,
+        port=port,
+        workers=workers,
+        store=store,
+        api_key_file=api_key_file,
+        refresh_seconds=refresh,
+        body_limit=body_limit,
+        allow_pickle=allow_pickle,
+        log_predictions=log_predictions,
+        limits=ConnectionLimits(max_connections, request_timeout, keep_alive, header_limit),
+        on_ready=lambda url: console.print(f"serving on {url}  (docs: {url}/docs; Ctrl-C stops)"),
+    )
+    run_server(options)
+
+
+def quickstart(
+    serve_models: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by serving the champions over HTTP.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port to serve on (0: any free port).", min=0)] = 8000,
+    json_output: JsonOption = False,
+) -> None:
+    """Load the datasets, train the book's two models, publish and serve them.
+
+    Example: scalepipe quickstart
+    """
+    from scalepipe.quickstart import example_calls, run_quickstart
+
+    settings = Settings.load()
+    with progress_bar() as progress:
+        report = run_quickstart(settings, on_block=block_reporter(progress))
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        for dataset, tables in report.loaded.items():
+            for table, count in tables.items():
+                out.print(f"loaded {dataset}: {count:,} rows into {table}")
+        out.print(f"warehouse: {settings.warehouse}")
+        out.print(book_table(report.results, "generated data, 1 split"))
+        for trained in report.models:
+            out.print(f"plot of {trained.dataset} {trained.recipe}: {trained.plot}")
+        for uri in report.published:
+            out.print(f"published {uri}")
+        out.print(
+            "The book's table on the real files: scalepipe reproduce --data-dir ../shared/data"
+        )
+    if serve_models:
+        from scalepipe.serve.runner import ServerOptions
+        from scalepipe.serve.runner import serve as run_server
+
+        def show_calls(url: str) -> None:
+            console.print(example_calls(url), highlight=False, soft_wrap=True, markup=False)
+
+        run_server(
+            ServerOptions(
+                uris=["games", "housing"], store=settings.store, port=port, on_ready=show_calls
+            )
+        )
