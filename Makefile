@@ -27,6 +27,7 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff check scalepipe tests benchmarks examples
 	$(BIN)/ruff format --check scalepipe tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 bench: $(STAMP_DEV)

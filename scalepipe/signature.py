@@ -20,6 +20,8 @@ OutputKind = Literal["probability", "value"]
 _FEATURE_TYPES: tuple[FeatureType, ...] = ("integer", "float", "boolean")
 _OUTPUT_KINDS: tuple[OutputKind, ...] = ("probability", "value")
 T = TypeVar("T", bound=str)
+_JSON_TYPES = {"integer": "integer", "float": "number", "boolean": "boolean"}
+_NUMBER_TEXT = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,37 @@ class Signature:
             "output": self.output,
             "target": self.target,
         }
+
+    def to_json_schema(self, *, accept_text: bool = False) -> dict[str, Any]:
+        """A JSON Schema of one record. `accept_text`: also numbers written as text and
+        booleans as 0/1, as the Predictor accepts them (the book's clients send "1")."""
+        properties: dict[str, Any] = {}
+        for feature in self.features:
+            schema: dict[str, Any] = {"type": _JSON_TYPES[feature.type]}
+            if accept_text:
+                forms = [schema, _NUMBER_TEXT, {"type": "boolean"}]
+                if feature.type == "boolean":
+                    forms.insert(1, {"type": "integer", "enum": [0, 1]})
+                schema = {"anyOf": forms}
+            properties[feature.name] = schema
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": list(self.names),
+            "additionalProperties": True,
+        }
+
+    def to_arrow_schema(self) -> Any:
+        """The features as a pyarrow schema (int64, float64, bool), for batch sources and sinks."""
+        import pyarrow as pa
+
+        types = {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_()}
+        return pa.schema([pa.field(f.name, types[f.type], nullable=False) for f in self.features])
+
+    def example(self) -> dict[str, Any]:
+        """One valid record: what documentation and generated clients show."""
+        values: dict[FeatureType, Any] = {"integer": 1, "float": 1.5, "boolean": True}
+        return {feature.name: values[feature.type] for feature in self.features}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:

@@ -63,11 +63,14 @@ class Request:
             parameters[key.strip().lower()] = value.strip().strip('"')
         return kind.strip().lower(), parameters
 
-    def json(self) -> Any:
-        """The body as JSON ({} when empty); HttpError(400) when it is not JSON."""
+    def json(self, *, numeric: bool = False) -> Any:
+        """The body as JSON ({} when empty); HttpError(400) when it is not JSON. `numeric`:
+        large arrays of plain numbers come back as numpy arrays (jsoncodec.loads_numeric)."""
         if not self.body:
             return {}
         try:
+            if numeric:
+                return jsoncodec.loads_numeric(self.body)
             return jsoncodec.loads(self.body)
         except jsoncodec.JSONDecodeError as error:
             raise HttpError(400, f"malformed JSON: {error}") from None

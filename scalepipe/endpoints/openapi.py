@@ -31,22 +31,8 @@ _ECHO = {
 
 
 def _features_schema(predictor: Predictor) -> dict[str, Any]:
-    properties: dict[str, Any] = {}
-    for feature in predictor.signature.features:
-        number = {"type": "integer" if feature.type == "integer" else "number"}
-        properties[feature.name] = {
-            "anyOf": [
-                number,
-                _NUMBER_TEXT,
-                {"type": "boolean"},
-            ]
-        }
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(predictor.signature.names),
-        "additionalProperties": True,
-    }
+    signature = predictor.signature
+    return signature.to_json_schema(accept_text=True) | {"example": signature.example()}
 
 
 # Every answer the server gives besides 200, on any route: the fuzz test holds the

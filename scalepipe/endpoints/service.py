@@ -144,7 +144,7 @@ class Service:
         return json_response(200, _describe(self._predictor(request)))
 
     def predict(self, request: Request) -> Response:
-        body = request.json()
+        body = request.json(numeric=True)
         model, scores = self._score(self._predictor(request), mlflow_batch(body))
         described = {"name": model.name, "version": model.version}
         payload = {"predictions": scores, "model": described}
@@ -165,7 +165,7 @@ class Service:
             raise HttpError(415, "the scoring server takes UTF-8 bodies with no other parameter")
         batch: Batch
         if media == "application/json":
-            batch = mlflow_batch(request.json())
+            batch = mlflow_batch(request.json(numeric=True))
         elif media == "text/csv":
             batch = csv_batch(request.body)
         else:
@@ -205,7 +205,7 @@ class Service:
             request.body, request.header(inference.HEADER_LENGTH)
         )
         request.body = header
-        infer = inference.infer_request(request.json(), binary, model.card.signature)
+        infer = inference.infer_request(request.json(numeric=True), binary, model.card.signature)
         started = time.perf_counter()
         scores = model.predict_batch(infer.batch)
         self._predicted(model, infer.batch, scores, started)

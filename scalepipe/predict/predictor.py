@@ -101,7 +101,7 @@ class LoadedVersion:
         missing = [name for name in self.names if name not in columns]
         if missing:
             raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0])
-        if not rows:
+        if len(rows) == 0:
             return []
         names = list(columns)
         try:

@@ -74,15 +74,24 @@ def mlflow_batch(body: Any) -> Batch:
         return _split(value)
     if key == "inputs" and isinstance(value, dict):
         return _columns(value, "inputs")
+    if _is_matrix(value):
+        return Rows(value)
     if not isinstance(value, list):
         raise MalformedRequest(f"'{key}' must be a list of objects or rows, got {_kind(value)}")
     return _records_or_rows(value, key)
 
 
+def _is_matrix(value: Any) -> bool:
+    """A 2-D numpy array: rows of plain numbers as jsoncodec.loads_numeric reads them."""
+    return getattr(value, "ndim", None) == 2
+
+
 def _split(split: Any) -> Rows:
     """pandas' orient="split": {"columns": [...], "data": [[...]]}, "index" ignored; without
     "columns" the values follow the signature's order."""
-    if not isinstance(split, dict) or not isinstance(split.get("data"), list):
+    if not isinstance(split, dict) or not (
+        isinstance(split.get("data"), list) or _is_matrix(split.get("data"))
+    ):
         raise MalformedRequest("'dataframe_split' needs 'data', a list of rows (and 'columns')")
     columns = split.get("columns")
     if columns is None:
@@ -105,7 +114,7 @@ def _records_or_rows(items: list[Any], key: str) -> Records | Rows:
 def _columns(columns: dict[str, Any], key: str) -> Columns:
     lengths = set()
     for name, values in columns.items():
-        if not isinstance(values, list):
+        if not isinstance(values, list) and getattr(values, "ndim", None) != 1:
             raise MalformedRequest(f"'{key}.{name}' must be a list of values")
         lengths.add(len(values))
     if len(lengths) > 1:

@@ -139,12 +139,17 @@ def _tensor(tensor: Any, index: int, binary: bytes, offset: int) -> tuple[str, A
         array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset)
         return name, array.reshape(shape), size
     data = tensor.get("data")
-    if not isinstance(data, list):
+    if isinstance(data, np.ndarray):  # read straight from the body (jsoncodec.loads_numeric)
+        array = data
+    elif isinstance(data, list):
+        try:
+            array = np.array(data)
+        except (TypeError, ValueError, OverflowError):
+            raise MalformedRequest(
+                f"input {name!r}: 'data' must be numbers, nested evenly"
+            ) from None
+    else:
         raise MalformedRequest(f"input {name!r}: 'data' must be a list (or binary data)")
-    try:
-        array = np.array(data)
-    except (TypeError, ValueError, OverflowError):
-        raise MalformedRequest(f"input {name!r}: 'data' must be numbers, nested evenly") from None
     if array.dtype.kind not in "biuf" or (dtype.kind == "b") != (array.dtype.kind == "b"):
         raise InvalidInput(f"input {name!r} must hold {datatype} values", name)
     if array.size != count:
