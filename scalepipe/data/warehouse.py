@@ -8,6 +8,7 @@ whole and atomically: a reader sees the old table or the new one, never a part.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import Any, Literal
@@ -18,6 +19,8 @@ import pyarrow as pa
 from scalepipe.data.catalog import DatasetError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_memory: Any = None
+_memory_lock = threading.Lock()
 WarehouseKind = Literal["duckdb", "postgresql"]
 
 
@@ -33,9 +36,7 @@ class Warehouse:
         """Run a query and return its result as a DataFrame."""
         try:
             if self.kind == "duckdb":
-                import duckdb
-
-                with duckdb.connect(self._duckdb_path(), read_only=False) as connection:
+                with self._duckdb() as connection:
                     result: pd.DataFrame = connection.execute(sql).df()
                     return result
             with closing(self._postgres()) as connection, closing(connection.cursor()) as cursor:
@@ -84,12 +85,25 @@ class Warehouse:
     def _duckdb_path(self) -> str:
         return self.url.removeprefix("duckdb://").removeprefix("duckdb:")
 
+    def _duckdb(self) -> Any:
+        """A DuckDB connection: to the file, or to this process's one in-memory database,
+        which lives as long as the process, so that `:memory:` keeps its tables between
+        calls (each call opening its own would start empty)."""
+        import duckdb
+
+        path = self._duckdb_path()
+        if path not in (":memory:", ""):
+            return duckdb.connect(path)
+        global _memory
+        with _memory_lock:
+            if _memory is None:
+                _memory = duckdb.connect(":memory:")
+            return _memory.cursor()
+
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         if self.kind == "duckdb":
-            import duckdb
-
-            with duckdb.connect(self._duckdb_path()) as connection:
+            with self._duckdb() as connection:
                 connection.execute("BEGIN TRANSACTION")
                 yield connection
             return

@@ -87,16 +87,17 @@ class Request:
 
 
 def query_arguments(raw: bytes) -> dict[str, str]:
-    params: dict[str, str] = {}
     if not raw:
-        return params
-    for pair in raw.decode("latin-1").split("&"):
-        if not pair:
-            continue
-        name, _, value = pair.partition("=")
-        if "%" in pair or "+" in pair:
-            name, value = unquote_plus(name), unquote_plus(value)
-        params[name] = value
+        return {}
+    text = raw.decode("latin-1")
+    encoded = "%" in text or "+" in text
+    params = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            if encoded:
+                name, value = unquote_plus(name), unquote_plus(value)
+            params[name] = value
     return params
 
 

@@ -8,6 +8,7 @@ protocols' request shapes in predict/requests.py and predict/v2.py.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -27,7 +28,7 @@ from scalepipe.endpoints.http import (
     json_response,
 )
 from scalepipe.endpoints.openapi import docs_page, openapi_document
-from scalepipe.endpoints.routes import Route, match
+from scalepipe.endpoints.routes import ROUTES, Route, match
 from scalepipe.errors import InvalidInput, MalformedRequest, ServeError
 from scalepipe.predict import Predictor
 from scalepipe.predict import v2 as inference
@@ -69,6 +70,9 @@ class Service:
         self._request_ids = itertools.count(1)
         self._pid = os.getpid()
         self._versions_seen: dict[str, int] = {}
+        self._actions: dict[str, Callable[[Request], Response]] = {
+            route.action: getattr(self, route.action) for route in ROUTES
+        }
 
     def respond(self, request: Request) -> Response:
         """Checks the API key and the body limit, routes, and turns every error into the
@@ -104,7 +108,7 @@ class Service:
             allowed = " or ".join(route.methods)
             raise HttpError(405, f"method {request.method} not allowed here; use {allowed}")
         try:
-            answer: Response = getattr(self, route.action)(request)
+            answer: Response = self._actions[route.action](request)
         except InvalidInput as error:
             raise HttpError(422, str(error), error.field) from None
         except MalformedRequest as error:
@@ -328,8 +332,10 @@ def _describe(predictor: Predictor) -> dict[str, Any]:
     }
 
 
-def _model_headers(model: LoadedVersion) -> list[Header]:
-    return [
-        (b"x-model-name", model.name.encode()),
-        (b"x-model-version", str(model.version).encode()),
-    ]
+@functools.lru_cache(maxsize=256)
+def _version_headers(name: str, version: int) -> tuple[Header, Header]:
+    return (b"x-model-name", name.encode()), (b"x-model-version", str(version).encode())
+
+
+def _model_headers(model: LoadedVersion) -> tuple[Header, Header]:
+    return _version_headers(model.name, model.version)

@@ -33,6 +33,14 @@ def coerce_value(name: str, value: Any, accepts_missing: bool) -> float:
     return number
 
 
+# Numbers sent as text ("1", "0.5": the book's clients) and already checked, so that the
+# hot path reads a feature in one dict lookup. Bounded: short texts only, and no new
+# entries once full.
+_TEXT_NUMBERS: dict[str, float] = {}
+_TEXT_NUMBERS_MAX = 4096
+_TEXT_NUMBER_LENGTH = 12
+
+
 def record_row(
     record: Any, names: Sequence[str], *, accepts_missing: bool = False, strict: bool = False
 ) -> list[float]:
@@ -42,13 +50,26 @@ def record_row(
             f"each record must be an object of features, got {type(record).__name__}"
         )
     row = []
+    known = _TEXT_NUMBERS
     for name in names:
         try:
             value = record[name]
         except KeyError:
             missing = [n for n in names if n not in record]
             raise InvalidInput(f"missing feature(s): {', '.join(missing)}", missing[0]) from None
-        row.append(coerce_value(name, value, accepts_missing))
+        if type(value) is str:
+            number = known.get(value)
+            if number is None:
+                number = coerce_value(name, value, accepts_missing)
+                if (
+                    len(value) <= _TEXT_NUMBER_LENGTH
+                    and len(known) < _TEXT_NUMBERS_MAX
+                    and number == number  # NaN (a missing value) is not worth keeping
+                ):
+                    known[value] = number
+            row.append(number)
+        else:
+            row.append(coerce_value(name, value, accepts_missing))
     if strict and len(record) != len(names):
         unknown = sorted(set(record) - set(names))
         if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +29,9 @@ class LinearScorer(Scorer):
         self._weights_array: Any = None
 
     def score_row(self, row: list[float]) -> float:
-        total = self.bias
-        for weight, value in zip(self.weights, row, strict=True):
-            total += weight * value
+        if len(row) != len(self.weights):
+            raise ValueError(f"{len(row)} values for {len(self.weights)} weights")
+        total = self.bias + sum(map(operator.mul, self.weights, row))
         if not self.logistic:
             return total
         if total >= 0.0:

@@ -80,3 +80,11 @@ def test_a_failed_query_names_the_warehouse_without_its_password(tmp_path: Path)
     with pytest.raises(DatasetError) as refused:
         unreachable.query("SELECT 1")
     assert "hunter2" not in str(refused.value)
+
+
+def test_an_in_memory_warehouse_keeps_its_tables_for_the_process() -> None:
+    games = load("games", rows=100)
+    assert Warehouse(":memory:").write("memory_games", [games]) == 100
+    back = Warehouse("duckdb::memory:").query("SELECT * FROM memory_games")
+    pd.testing.assert_frame_equal(back, games, check_dtype=False)
+    assert "memory_games" in Warehouse(":memory:").tables()
