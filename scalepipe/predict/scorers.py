@@ -31,7 +31,7 @@ class LinearScorer(Scorer):
     def score_row(self, row: list[float]) -> float:
         if len(row) != len(self.weights):
             raise ValueError(f"{len(row)} values for {len(self.weights)} weights")
-        total = self.bias + sum(map(operator.mul, self.weights, row))
+        total: float = self.bias + sum(map(operator.mul, self.weights, row))
         if not self.logistic:
             return total
         if total >= 0.0:
