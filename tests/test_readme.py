@@ -47,18 +47,19 @@ def test_the_readmes_serve_and_call_lines(tmp_path: Path) -> None:
         script.append(line)
     assert len(calls) == 3
     bin_folder = Path(sys.executable).parent
-    run = subprocess.Popen(
-        ["bash", "-c", "\n".join(script)],
-        cwd=tmp_path,
-        env=os.environ | {"PATH": f"{bin_folder}:{os.environ['PATH']}"},
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "output.log"
+    with log.open("w") as output:
+        # The server started in the background outlives the script: its group is killed.
+        run = subprocess.Popen(
+            ["bash", "-c", "\n".join(script)],
+            cwd=tmp_path,
+            env=os.environ | {"PATH": f"{bin_folder}:{os.environ['PATH']}"},
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        output, _ = run.communicate(timeout=120)
-        assert run.returncode == 0, output
+        assert run.wait(timeout=120) == 0, log.read_text()
     finally:
         os.killpg(run.pid, signal.SIGTERM)
     for number, expected in enumerate(calls, start=1):

@@ -42,7 +42,7 @@ def test_a_predictor_loads_through_a_uri_with_the_store_url(store: ModelStore) -
     predictor = Predictor.load(f"{store.url}/games@champion")
     fitted = models.fitted("logistic")
     rows = fitted.frame.head(20)
-    expected = fitted.model.predict_proba(rows[list(fitted.signature.names)].to_numpy())[:, 1]
+    expected = fitted.model.predict_proba(rows[list(fitted.signature.names)])[:, 1]
     assert predictor.predict_frame(rows) == pytest.approx(expected, rel=1e-9)
     assert (predictor.name, predictor.version) == ("games", 1)
 
