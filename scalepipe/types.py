@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 Scope = dict[str, Any]
@@ -25,3 +25,31 @@ class RequestObserver(Protocol):
     def loaded(self, model: str, version: int) -> None: ...
 
     def exposition(self) -> tuple[bytes, str]: ...
+
+
+class Writer(Protocol):
+    """One run's rows on their way into a Sink: visible only after commit()."""
+
+    def write(self, batch: Any) -> None: ...  # a pyarrow.RecordBatch
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Sink(Protocol):
+    """Where rows go (scalepipe/io/sinks.py); committing a run id again replaces that run."""
+
+    def writer(self, schema: Any, run_id: str) -> Writer: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class Source(Protocol):
+    """Rows to read as Arrow record batches (scalepipe/io/sources.py)."""
+
+    def schema(self) -> Any: ...  # a pyarrow.Schema
+
+    def read_batches(self, columns: Sequence[str] | None = None) -> Iterator[Any]: ...
+
+    def describe(self) -> dict[str, Any]: ...

@@ -30,7 +30,7 @@ class Warehouse:
         self.kind: WarehouseKind = _kind(url)
 
     def __repr__(self) -> str:
-        return f"Warehouse({_redacted(self.url)!r})"
+        return f"Warehouse({redacted(self.url)!r})"
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run a query and return its result as a DataFrame."""
@@ -46,7 +46,39 @@ class Warehouse:
         except DatasetError:
             raise
         except Exception as error:
-            raise DatasetError(f"query on {_redacted(self.url)} failed: {error}") from error
+            raise DatasetError(f"query on {redacted(self.url)} failed: {error}") from error
+
+    def read_batches(self, sql: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The rows of a query as Arrow record batches, streamed: any size in bounded memory."""
+        try:
+            if self.kind == "duckdb":
+                with self._duckdb() as connection:
+                    yield from connection.sql(sql).to_arrow_reader(batch_rows)
+                return
+            with closing(self._postgres()) as connection, closing(connection.cursor()) as cursor:
+                cursor.execute(sql)
+                yield from cursor.fetch_record_batch()
+        except DatasetError:
+            raise
+        except Exception as error:
+            raise DatasetError(f"query on {redacted(self.url)} failed: {error}") from error
+
+    def query_schema(self, sql: str) -> pa.Schema:
+        """The Arrow schema of a query's rows, without reading them."""
+        limited = f"SELECT * FROM ({sql}) AS q LIMIT 0"
+        try:
+            if self.kind == "duckdb":
+                with self._duckdb() as connection:
+                    schema: pa.Schema = connection.sql(limited).to_arrow_table().schema
+                    return schema
+            with closing(self._postgres()) as connection, closing(connection.cursor()) as cursor:
+                cursor.execute(limited)
+                fetched: pa.Schema = cursor.fetch_arrow_table().schema
+                return fetched
+        except DatasetError:
+            raise
+        except Exception as error:
+            raise DatasetError(f"query on {redacted(self.url)} failed: {error}") from error
 
     def write(self, table: str, frames: Iterable[pd.DataFrame]) -> int:
         """Replace `table` with the concatenated frames, atomically; return the row count."""
@@ -160,7 +192,7 @@ class Warehouse:
         try:
             return postgres.connect(self.url)
         except Exception as error:
-            raise DatasetError(f"cannot connect to {_redacted(self.url)}: {error}") from error
+            raise DatasetError(f"cannot connect to {redacted(self.url)}: {error}") from error
 
 
 class _StagedTable:
@@ -197,11 +229,11 @@ def _kind(url: str) -> WarehouseKind:
     if url.startswith("duckdb:") or url == ":memory:" or url.endswith((".duckdb", ".db")):
         return "duckdb"
     raise DatasetError(
-        f"unsupported warehouse URL {_redacted(url)!r}: use a DuckDB file (warehouse.duckdb) "
+        f"unsupported warehouse URL {redacted(url)!r}: use a DuckDB file (warehouse.duckdb) "
         "or postgresql://user@host:5432/database"
     )
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, fit for messages and logs."""
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)

@@ -1,0 +1,144 @@
+"""Sinks: where rows go. A writer's rows become visible only at commit(), all at once,
+and committing the same run id again replaces that run's rows instead of adding them.
+
+    predictions/ | s3://bucket/predictions/    a Parquet folder: one `run=<id>/` each run
+    table:NAME                                 a warehouse table, replaced by the run's rows
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from scalepipe.config import Settings
+from scalepipe.data.catalog import DatasetError
+from scalepipe.data.warehouse import Warehouse, redacted
+from scalepipe.types import Sink
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def open_sink(text: str, *, settings: Settings | None = None) -> Sink:
+    """The Sink a string names (see the module's docstring)."""
+    settings = settings or Settings.load()
+    if text.startswith("table:"):
+        return WarehouseTableSink(settings.warehouse, text.removeprefix("table:").strip())
+    return ParquetFolderSink(text)
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names a folder: letters, digits, `_.-`, never a path."""
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise DatasetError(f"run id {run_id!r} must be letters, digits and _.- (no path)")
+    return run_id
+
+
+class ParquetFolderSink:
+    """A folder of runs on any fsspec URL: `run=<id>/part-0.parquet`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "parquet folder", "url": redacted(self.url)}
+
+    def writer(self, schema: Any, run_id: str) -> ParquetFolderWriter:
+        return ParquetFolderWriter(self.url, schema, check_run_id(run_id))
+
+
+class ParquetFolderWriter:
+    """Writes under `_staging-<id>-<random>/` (readers skip `_` folders) and moves it to
+    `run=<id>/` at commit: a rename on a local disk, so a reader sees all or nothing."""
+
+    def __init__(self, url: str, schema: Any, run_id: str) -> None:
+        import fsspec
+        import pyarrow.parquet as pq
+
+        self.filesystem, root = fsspec.core.url_to_fs(url)
+        self.final = f"{root}/run={run_id}"
+        self.staging = f"{root}/_staging-{run_id}-{uuid.uuid4().hex[:8]}"
+        self.filesystem.makedirs(self.staging, exist_ok=True)
+        self._file = self.filesystem.open(f"{self.staging}/part-0.parquet", "wb")
+        self._parquet = pq.ParquetWriter(self._file, schema)
+        self.rows = 0
+
+    def write(self, batch: Any) -> None:
+        self._parquet.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def commit(self) -> None:
+        self._close()
+        if self.filesystem.exists(self.final):
+            self.filesystem.rm(self.final, recursive=True)
+        self.filesystem.mv(self.staging, self.final, recursive=True)
+
+    def abort(self) -> None:
+        self._close()
+        if self.filesystem.exists(self.staging):
+            self.filesystem.rm(self.staging, recursive=True)
+
+    def _close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._file.close()
+            self._parquet = None
+
+
+class WarehouseTableSink:
+    """A warehouse table that each run replaces, in one transaction."""
+
+    def __init__(self, warehouse: str, table: str) -> None:
+        self.warehouse = Warehouse(warehouse)
+        self.table = table
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "warehouse table", "table": self.table, "warehouse": repr(self.warehouse)}
+
+    def writer(self, schema: Any, run_id: str) -> WarehouseTableWriter:
+        check_run_id(run_id)
+        return WarehouseTableWriter(self.warehouse, self.table, schema)
+
+
+class WarehouseTableWriter:
+    """Spools the batches to a local Arrow file (bounded memory), then replaces the table
+    with them in one transaction at commit."""
+
+    def __init__(self, warehouse: Warehouse, table: str, schema: Any) -> None:
+        import pyarrow as pa
+
+        self.warehouse = warehouse
+        self.table = table
+        self._folder = tempfile.TemporaryDirectory(prefix="scalepipe-sink-")
+        self._path = Path(self._folder.name) / "rows.arrow"
+        self._spool = pa.ipc.new_file(str(self._path), schema)
+        self.rows = 0
+
+    def write(self, batch: Any) -> None:
+        self._spool.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def commit(self) -> None:
+        import pyarrow as pa
+
+        self._spool.close()
+        try:
+            with pa.memory_map(str(self._path)) as source:
+                reader = pa.ipc.open_file(source)
+
+                def frames() -> Iterator[Any]:
+                    for index in range(reader.num_record_batches):
+                        yield reader.get_batch(index).to_pandas()
+
+                if reader.num_record_batches == 0:
+                    raise DatasetError(f"nothing to write to {self.table}: the run has no rows")
+                self.warehouse.write(self.table, frames())
+        finally:
+            self._folder.cleanup()
+
+    def abort(self) -> None:
+        self._spool.close()
+        self._folder.cleanup()
