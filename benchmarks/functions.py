@@ -33,9 +33,9 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from scalepipe.data import load
 from scalepipe.functions.package import build_lambda_zip
 from scalepipe.functions.runtime import FunctionRuntime
+from scalepipe.io import load
 from scalepipe.store import ModelStore
 from scalepipe.train import train_frame
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalepipe.data import load
+from scalepipe.io import load
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from scalepipe.train import train_frame

@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from scalepipe.data import load
+from scalepipe.io import load
 from scalepipe.store import ModelStore
 from scalepipe.train import train_frame
 

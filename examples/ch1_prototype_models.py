@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import scalepipe
-from scalepipe.data import load
+from scalepipe.io import load
 from scalepipe.train import train_frame
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from scalepipe.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,7 +20,7 @@ def sql(query: str, **frames: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_dataset(name: str, **options: Any) -> Any:
-    """Load a named dataset (games, housing, natality, nhl); see scalepipe.data.load."""
-    from scalepipe.data import load
+    """Load a named dataset (games, housing, natality, nhl); see scalepipe.io.load."""
+    from scalepipe.io.datasets import load
 
     return load(name, **options)

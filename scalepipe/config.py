@@ -44,3 +44,17 @@ class Settings:
             if env:
                 values[field.name] = env
         return cls(**values)
+
+
+def redact_url(text: str) -> str:
+    """A URL fit for messages, logs and model cards: no user, password, query string or
+    fragment (where credentials, presigned URLs and tokens travel)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in text:
+        return text.split("?", 1)[0]
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from scalepipe.config import Settings
 from scalepipe.data.catalog import DATASETS
-from scalepipe.data.loading import BlockCallback, write_dataset
-from scalepipe.data.sources import WAREHOUSE
-from scalepipe.data.warehouse import Warehouse
+from scalepipe.io.datasets import WAREHOUSE, BlockCallback, write_dataset
+from scalepipe.io.warehouse import open_warehouse
 from scalepipe.store import DEFAULT_ALIAS, ModelStore
 from scalepipe.train.reproduce import BOOK_TABLE, Reproduced
 from scalepipe.train.run import TrainedModel, train
@@ -51,7 +50,7 @@ def run_quickstart(settings: Settings, on_block: BlockCallback | None = None) ->
     """Load every dataset into the warehouse, train from it, publish champions to the store."""
     report = QuickstartReport()
     store = ModelStore(settings.store)
-    warehouse = Warehouse(settings.warehouse)
+    warehouse = open_warehouse(settings.warehouse)
     Path(settings.plots_dir).mkdir(parents=True, exist_ok=True)
     for name in DATASETS:
         report.loaded[name] = write_dataset(name, warehouse, on_block=on_block)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalepipe.data import load
+from scalepipe.io import load
 from scalepipe.signature import Signature
 from scalepipe.store import PreparedModel, prepare_model
 from scalepipe.train import train_frame

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from scalepipe import __version__
 from scalepipe.cli import data, functions, models, serve, train
 from scalepipe.cli.common import console, out
 from scalepipe.errors import ScalepipeError
+from scalepipe.version import __version__
 
 app = typer.Typer(
     help="Take a predictive model from a notebook to production.\n\nExample: scalepipe quickstart",

@@ -20,8 +20,9 @@ SourceOption = Annotated[
     str | None,
     typer.Option(
         "--source",
-        help="generated (default), a .csv/.parquet path or folder, an http(s) URL, "
-        "'sql:SELECT ...', 'warehouse', or 'bigquery' (natality) / 'kaggle' (nhl).",
+        help="generated (default), a .csv/.parquet file or folder (local, s3://, gs://), "
+        "an http(s) URL, 'sql:SELECT ...', 'table:NAME', 'warehouse' (the dataset's own "
+        "tables), 'bigquery:SELECT ...', or 'bigquery' (natality) / 'kaggle' (nhl).",
     ),
 ]
 StoreOption = Annotated[

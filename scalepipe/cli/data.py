@@ -76,7 +76,7 @@ def data_show(
     Example: scalepipe data show games --source ../shared/data/games-expand.csv
     """
     from scalepipe.data.catalog import spec
-    from scalepipe.data.sources import load
+    from scalepipe.io.datasets import load
 
     described = spec(name)
     if table is None and len(described.tables) > 1:
@@ -117,10 +117,10 @@ def data_load(
 
     Example: scalepipe data load games --rows 1000000 --to postgresql://127.0.0.1/test
     """
-    from scalepipe.data.loading import write_dataset
-    from scalepipe.data.warehouse import Warehouse
+    from scalepipe.io.datasets import write_dataset
+    from scalepipe.io.warehouse import open_warehouse
 
-    store = Warehouse(to or Settings.load().warehouse)
+    store = open_warehouse(to or Settings.load().warehouse)
     with progress_bar() as progress:
         written = write_dataset(
             name,

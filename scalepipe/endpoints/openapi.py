@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from scalepipe import __version__
 from scalepipe.endpoints.routes import ROUTES, Route
+from scalepipe.version import __version__
 
 if TYPE_CHECKING:
     from scalepipe.predict import Predictor

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from scalepipe import __version__
 from scalepipe.endpoints.auth import ApiKeys
 from scalepipe.endpoints.http import (
     HTML_TYPE,
@@ -35,6 +34,7 @@ from scalepipe.predict import v2 as inference
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.predict.requests import Batch, csv_batch, mlflow_batch
 from scalepipe.types import Header, RequestObserver, Response
+from scalepipe.version import __version__
 
 log = logging.getLogger("scalepipe.serve")
 

@@ -10,22 +10,34 @@ The contracts (Source, Sink, Writer) are in scalepipe/types.py; `data load`, `tr
 and the batch and stream jobs to come read and write through them.
 """
 
-from scalepipe.io.sinks import ParquetFolderSink, WarehouseTableSink, open_sink
+from scalepipe.io.cloud import BigQuerySource, KaggleSource
+from scalepipe.io.datasets import load, load_tables, write_dataset
+from scalepipe.io.sinks import ParquetFolderSink, WarehouseTableSink
 from scalepipe.io.sources import (
     DatasetSource,
     FileSource,
     QuerySource,
     UrlSource,
-    open_source,
 )
+from scalepipe.io.uris import open_sink, open_source
+from scalepipe.io.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse, open_warehouse
 
 __all__ = [
+    "BigQuerySource",
     "DatasetSource",
+    "DuckDBWarehouse",
     "FileSource",
+    "KaggleSource",
     "ParquetFolderSink",
+    "PostgresWarehouse",
     "QuerySource",
     "UrlSource",
+    "Warehouse",
     "WarehouseTableSink",
+    "load",
+    "load_tables",
     "open_sink",
     "open_source",
+    "open_warehouse",
+    "write_dataset",
 ]

@@ -1,33 +1,20 @@
 """Sinks: where rows go. A writer's rows become visible only at commit(), all at once,
 and committing the same run id again replaces that run's rows instead of adding them.
-
-    predictions/ | s3://bucket/predictions/    a Parquet folder: one `run=<id>/` each run
-    table:NAME                                 a warehouse table, replaced by the run's rows
-"""
+Strings name them: see scalepipe/io/uris.py."""
 
 from __future__ import annotations
 
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scalepipe.config import Settings
+from scalepipe.config import redact_url
 from scalepipe.data.catalog import DatasetError
-from scalepipe.data.warehouse import Warehouse, redacted
-from scalepipe.types import Sink
+from scalepipe.io.warehouse import Warehouse, open_warehouse
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
-
-def open_sink(text: str, *, settings: Settings | None = None) -> Sink:
-    """The Sink a string names (see the module's docstring)."""
-    settings = settings or Settings.load()
-    if text.startswith("table:"):
-        return WarehouseTableSink(settings.warehouse, text.removeprefix("table:").strip())
-    return ParquetFolderSink(text)
 
 
 def check_run_id(run_id: str) -> str:
@@ -44,7 +31,7 @@ class ParquetFolderSink:
         self.url = url.rstrip("/")
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "parquet folder", "url": redacted(self.url)}
+        return {"kind": "parquet folder", "url": redact_url(self.url)}
 
     def writer(self, schema: Any, run_id: str) -> ParquetFolderWriter:
         return ParquetFolderWriter(self.url, schema, check_run_id(run_id))
@@ -92,7 +79,7 @@ class WarehouseTableSink:
     """A warehouse table that each run replaces, in one transaction."""
 
     def __init__(self, warehouse: str, table: str) -> None:
-        self.warehouse = Warehouse(warehouse)
+        self.warehouse = open_warehouse(warehouse)
         self.table = table
 
     def describe(self) -> dict[str, Any]:
@@ -129,13 +116,10 @@ class WarehouseTableWriter:
             with pa.memory_map(str(self._path)) as source:
                 reader = pa.ipc.open_file(source)
 
-                def frames() -> Iterator[Any]:
-                    for index in range(reader.num_record_batches):
-                        yield reader.get_batch(index).to_pandas()
-
                 if reader.num_record_batches == 0:
                     raise DatasetError(f"nothing to write to {self.table}: the run has no rows")
-                self.warehouse.write(self.table, frames())
+                batches = (reader.get_batch(index) for index in range(reader.num_record_batches))
+                self.warehouse.write(self.table, batches)
         finally:
             self._folder.cleanup()
 

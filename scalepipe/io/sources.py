@@ -1,43 +1,29 @@
-"""Sources: rows to read, as Arrow record batches, wherever they are.
-
-A string names one:
-
-    data.parquet | data.csv | folder/        files on this machine (a folder: every
-    s3://bucket/path | gs://bucket/path       .parquet, or every .csv, file in it)
-    https://host/file.csv                     downloaded once into the cache folder
-    sql:SELECT ...                            a query on the warehouse (DuckDB, PostgreSQL)
-    table:NAME                                a warehouse table
-    dataset:games?rows=10000&seed=0&table=…   a generated dataset, block by block
-"""
+"""Sources: rows to read, as Arrow record batches, wherever they are (named by strings:
+see scalepipe/io/uris.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from scalepipe.config import Settings
+from scalepipe.config import redact_url
 from scalepipe.data.catalog import DatasetError, spec
-from scalepipe.data.warehouse import Warehouse, redacted
-from scalepipe.types import Source
+from scalepipe.io.warehouse import open_warehouse
 
-_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv"}
 
 
-def open_source(text: str, *, settings: Settings | None = None) -> Source:
-    """The Source a string names (see the module's docstring)."""
-    settings = settings or Settings.load()
-    if text.startswith("sql:"):
-        return QuerySource(text.removeprefix("sql:").strip(), settings.warehouse)
-    if text.startswith("table:"):
-        table = text.removeprefix("table:").strip()
-        return QuerySource(f'SELECT * FROM "{_identifier(table)}"', settings.warehouse)
-    if text.startswith("dataset:"):
-        return DatasetSource.parse(text)
-    if text.startswith(("http://", "https://")):
-        return UrlSource(text, Path(settings.cache_dir))
-    return FileSource(text)
+def file_format(name: str) -> str | None:
+    """parquet or csv, from the file's name; None for a file that is neither."""
+    lowered = name.lower()
+    return next((kind for suffix, kind in _FORMATS.items() if lowered.endswith(suffix)), None)
 
 
 class FileSource:
@@ -47,14 +33,14 @@ class FileSource:
         self.url = url
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "files", "url": redacted(self.url)}
+        return {"kind": "files", "url": redact_url(self.url)}
 
     def schema(self) -> Any:
         return self._dataset().schema
 
     def read_batches(self, columns: Sequence[str] | None = None) -> Iterator[Any]:
         dataset = self._dataset()
-        _check_columns(dataset.schema, columns, self.url)
+        check_columns(dataset.schema, columns, redact_url(self.url))
         yield from dataset.to_batches(columns=list(columns) if columns is not None else None)
 
     def _dataset(self) -> Any:
@@ -64,29 +50,40 @@ class FileSource:
         filesystem, path = fsspec.core.url_to_fs(self.url)
         try:
             if filesystem.isdir(path):
-                # As pyarrow's discovery: a file or folder named _... or .... is not data
-                # (a sink's staging folder, _SUCCESS, .crc files).
-                names = [str(name)[len(str(path)) :] for name in filesystem.find(path)]
-                kinds = {
-                    _FORMATS[suffix]
-                    for name in names
-                    if not any(part.startswith(("_", ".")) for part in Path(name.lstrip("/")).parts)
-                    and (suffix := Path(name).suffix.lower()) in _FORMATS
-                }
+                files = self._data_files(filesystem, str(path))
+                kinds = {kind for _, kind in files}
                 if len(kinds) != 1:
                     raise DatasetError(
-                        f"{redacted(self.url)} must hold .parquet files or .csv files "
+                        f"{redact_url(self.url)} must hold .parquet files or .csv files "
                         f"(found {', '.join(sorted(kinds)) or 'neither'})"
                     )
-                return ds.dataset(path, format=kinds.pop(), filesystem=filesystem)
+                names = sorted(name for name, _ in files)
+                return ds.dataset(names, format=kinds.pop(), filesystem=filesystem)
+            kind = file_format(path)
+            if kind is None and not filesystem.exists(path):
+                raise DatasetError(f"no such file or folder: {redact_url(self.url)}")
+            if kind is None:
+                raise DatasetError(
+                    f"cannot read {redact_url(self.url)}: use a .csv, .csv.gz or .parquet file "
+                    "or a folder of them"
+                )
             if not filesystem.isfile(path):
-                raise DatasetError(f"no such file or folder: {redacted(self.url)}")
+                raise DatasetError(f"no such file: {redact_url(self.url)}")
+            return ds.dataset(path, format=kind, filesystem=filesystem)
         except OSError as error:
-            raise DatasetError(f"cannot read {redacted(self.url)}: {error}") from error
-        kind = _FORMATS.get(Path(path).suffix.lower())
-        if kind is None:
-            raise DatasetError(f"cannot read {redacted(self.url)}: use .parquet or .csv files")
-        return ds.dataset(path, format=kind, filesystem=filesystem)
+            raise DatasetError(f"cannot read {redact_url(self.url)}: {error}") from error
+
+    @staticmethod
+    def _data_files(filesystem: Any, folder: str) -> list[tuple[str, str]]:
+        """The folder's data files with their format. As in pyarrow's discovery, a file or
+        folder named _... or .... is not data (a sink's staging folder, _SUCCESS, .crc)."""
+        files = []
+        for name in filesystem.find(folder):
+            relative = Path(str(name)[len(folder) :].lstrip("/"))
+            kind = file_format(str(relative))
+            if kind and not any(part.startswith(("_", ".")) for part in relative.parts):
+                files.append((str(name), kind))
+        return files
 
 
 class UrlSource:
@@ -97,7 +94,7 @@ class UrlSource:
         self.cache_dir = cache_dir
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "url", "url": redacted(self.url)}
+        return {"kind": "url", "url": redact_url(self.url)}
 
     def schema(self) -> Any:
         return self._local().schema()
@@ -106,9 +103,31 @@ class UrlSource:
         yield from self._local().read_batches(columns)
 
     def _local(self) -> FileSource:
-        from scalepipe.data.sources import download
-
         return FileSource(str(download(self.url, self.cache_dir)))
+
+
+def download(url: str, cache_dir: Path, timeout: float = 30.0) -> Path:
+    """Fetch `url` once into the cache folder; later calls read the cached copy."""
+    name = Path(urllib.request.url2pathname(url.split("?")[0])).name or "download"
+    target = cache_dir / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+            with os.fdopen(handle, "wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        raise DatasetError(
+            f"could not download {redact_url(url)} ({reason}). Without network, fetch the "
+            f"file on a machine that has it and pass the local copy in the URL's place: "
+            f"path/to/{name}"
+        ) from error
+    Path(partial).replace(target)
+    return target
 
 
 class QuerySource:
@@ -118,7 +137,7 @@ class QuerySource:
         if not sql:
             raise DatasetError("the SQL query is empty")
         self.sql = sql
-        self.warehouse = Warehouse(warehouse)
+        self.warehouse = open_warehouse(warehouse)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "query", "sql": self.sql, "warehouse": repr(self.warehouse)}
@@ -130,7 +149,7 @@ class QuerySource:
         first = True
         for batch in self.warehouse.read_batches(self.sql):
             if first:
-                _check_columns(batch.schema, columns, self.sql)
+                check_columns(batch.schema, columns, self.sql)
                 first = False
             yield batch if columns is None else batch.select(list(columns))
 
@@ -181,7 +200,7 @@ class DatasetSource:
         import pyarrow as pa
 
         schema = self.schema()
-        _check_columns(schema, columns, f"dataset {self.dataset.name}")
+        check_columns(schema, columns, f"dataset {self.dataset.name}")
         for block in self.dataset.generate_blocks(self.rows, self.seed):
             frame = block[self.table]
             if columns is not None:
@@ -189,20 +208,12 @@ class DatasetSource:
             yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
 
-def _check_columns(schema: Any, columns: Sequence[str] | None, where: str) -> None:
+def check_columns(schema: Any, columns: Sequence[str] | None, where: str) -> None:
+    """Refuse, naming them, the wanted columns that `where` (already redacted) lacks."""
     if columns is None:
         return
     missing = [column for column in columns if column not in schema.names]
     if missing:
         raise DatasetError(
-            f"{redacted(where)} lacks column(s) {', '.join(missing)}; "
-            f"it has {', '.join(schema.names[:20])}"
+            f"{where} lacks column(s) {', '.join(missing)}; it has {', '.join(schema.names[:20])}"
         )
-
-
-def _identifier(name: str) -> str:
-    import re
-
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise DatasetError(f"table name {name!r} must be letters, digits and _")
-    return name

@@ -80,20 +80,6 @@ class ModelCard:
             raise StoreError(f"{CARD} is unreadable: {error}") from error
 
 
-def redact_url(text: str) -> str:
-    """A source as a card may record it: no user, password, query string or fragment
-    (where presigned URLs and tokens travel)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    if "://" not in text:
-        return text.split("?", 1)[0]
-    parts = urlsplit(text)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def now(timespec: str = "seconds") -> str:
     return datetime.now(UTC).isoformat(timespec=timespec)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalepipe.data.sources import load
+from scalepipe.io.datasets import load
 from scalepipe.train import plots
 from scalepipe.train.run import train_frame
 

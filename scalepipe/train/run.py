@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from scalepipe.config import Settings
+from scalepipe.config import Settings, redact_url
 from scalepipe.data.catalog import DatasetError, DatasetSpec, Task, spec
 from scalepipe.data.fingerprint import fingerprint
-from scalepipe.data.sources import load_tables
 from scalepipe.errors import (
     TrainingError as TrainingError,
 )
+from scalepipe.io.datasets import load_tables
 from scalepipe.predict.scorers import KerasScorer, Scorer, scorer_for
 from scalepipe.signature import Signature
-from scalepipe.store.card import redact_url
 from scalepipe.train import plots
 from scalepipe.train.metrics import evaluate
 from scalepipe.train.recipes import (

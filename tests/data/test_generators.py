@@ -10,7 +10,8 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from scalepipe.data import DATASETS, load, load_tables, spec
+from scalepipe.data import DATASETS, spec
+from scalepipe.io import load, load_tables
 from scalepipe.train import train_frame
 
 

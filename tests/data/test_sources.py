@@ -13,7 +13,8 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
-from scalepipe.data import DatasetError, Warehouse, load, load_tables
+from scalepipe.data import DatasetError
+from scalepipe.io import load, load_tables, open_warehouse
 
 
 def test_the_real_games_file_loads_with_its_documented_shape(shared_data: Path) -> None:
@@ -129,20 +130,23 @@ def test_an_unreachable_url_says_how_to_pass_a_local_file() -> None:
         probe.bind(("127.0.0.1", 0))
         closed_port = int(probe.getsockname()[1])
     url = f"http://127.0.0.1:{closed_port}/games-expand.csv"
-    with pytest.raises(DatasetError, match=r"could not download .* --source path/to/games-expand"):
+    with pytest.raises(
+        DatasetError,
+        match=r"could not download .* local copy in the URL's place: path/to/games-expand",
+    ):
         load("games", source=url)
 
 
 def test_a_sql_source_queries_the_warehouse(tmp_path: Path) -> None:
     warehouse = str(tmp_path / "w.duckdb")
-    Warehouse(warehouse).write("games", [load("games")])
+    open_warehouse(warehouse).write("games", [load("games")])
     owners = load("games", source="sql:SELECT * FROM games WHERE G1 = 1", warehouse=warehouse)
     assert len(owners) == int(load("games")["G1"].sum())
     assert (owners["G1"] == 1).all()
 
 
 def test_the_warehouse_source_reads_every_table_of_the_dataset(tmp_path: Path) -> None:
-    warehouse = Warehouse(str(tmp_path / "w.duckdb"))
+    warehouse = open_warehouse(str(tmp_path / "w.duckdb"))
     tables = load_tables("nhl", rows=30)
     warehouse.write_tables([tables])
     loaded = load_tables("nhl", source="warehouse", warehouse=warehouse.url)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import scalepipe
-from scalepipe.data import DatasetError, load_tables
+from scalepipe.data import DatasetError
+from scalepipe.io import load_tables
 
 
 def test_sql_joins_dataframes_by_keyword_name() -> None:

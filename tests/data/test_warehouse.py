@@ -8,15 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scalepipe.data import DatasetError, Warehouse, load, load_tables, spec
-from scalepipe.data.loading import write_dataset
+from scalepipe.data import DatasetError, spec
+from scalepipe.io import Warehouse, load, load_tables, open_warehouse, write_dataset
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
     if request.param == "duckdb":
-        return Warehouse(str(tmp_path / "warehouse.duckdb"))
-    return Warehouse(request.getfixturevalue("postgres_url"))
+        return open_warehouse(str(tmp_path / "warehouse.duckdb"))
+    return open_warehouse(request.getfixturevalue("postgres_url"))
 
 
 def test_a_table_round_trips(warehouse: Warehouse) -> None:
@@ -64,18 +64,18 @@ def test_generated_data_streams_into_the_warehouse_block_by_block(warehouse: War
 
 
 def test_bad_table_names_and_urls_are_refused(tmp_path: Path) -> None:
-    duck = Warehouse(str(tmp_path / "w.duckdb"))
+    duck = open_warehouse(str(tmp_path / "w.duckdb"))
     with pytest.raises(DatasetError, match="letters, digits and _"):
         duck.write("games; drop table x", [load("games", rows=10)])
-    with pytest.raises(DatasetError, match="unsupported warehouse URL 'mysql://u:\\*\\*\\*@h/db'"):
-        Warehouse("mysql://u:secret@h/db")
+    with pytest.raises(DatasetError, match="unsupported warehouse URL 'mysql://h/db'"):
+        open_warehouse("mysql://u:secret@h/db")
 
 
 def test_a_failed_query_names_the_warehouse_without_its_password(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"query on .* failed") as caught:
-        Warehouse(str(tmp_path / "w.duckdb")).query("SELECT * FROM nowhere")
+        open_warehouse(str(tmp_path / "w.duckdb")).query("SELECT * FROM nowhere")
     assert "nowhere" in str(caught.value)
-    unreachable = Warehouse("postgresql://scalepipe:hunter2@127.0.0.1:1/test")
+    unreachable = open_warehouse("postgresql://scalepipe:hunter2@127.0.0.1:1/test")
     assert "hunter2" not in repr(unreachable)
     with pytest.raises(DatasetError) as refused:
         unreachable.query("SELECT 1")
@@ -84,7 +84,7 @@ def test_a_failed_query_names_the_warehouse_without_its_password(tmp_path: Path)
 
 def test_an_in_memory_warehouse_keeps_its_tables_for_the_process() -> None:
     games = load("games", rows=100)
-    assert Warehouse(":memory:").write("memory_games", [games]) == 100
-    back = Warehouse("duckdb::memory:").query("SELECT * FROM memory_games")
+    assert open_warehouse(":memory:").write("memory_games", [games]) == 100
+    back = open_warehouse("duckdb::memory:").query("SELECT * FROM memory_games")
     pd.testing.assert_frame_equal(back, games, check_dtype=False)
-    assert "memory_games" in Warehouse(":memory:").tables()
+    assert "memory_games" in open_warehouse(":memory:").tables()

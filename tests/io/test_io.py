@@ -10,15 +10,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from scalepipe.config import Settings
-from scalepipe.data import DatasetError, Warehouse, load, spec
+from scalepipe.data import DatasetError, spec
 from scalepipe.io import (
     DatasetSource,
+    DuckDBWarehouse,
     FileSource,
     ParquetFolderSink,
+    PostgresWarehouse,
     QuerySource,
     WarehouseTableSink,
+    load,
+    load_tables,
     open_sink,
     open_source,
+    open_warehouse,
+    write_dataset,
 )
 
 COLUMNS = ["G1", "G2", "label"]
@@ -60,7 +66,7 @@ def test_queries_stream_from_the_warehouse(
 ) -> None:
     url = {"duckdb": str(tmp_path / "w.duckdb"), ":memory:": ":memory:"}.get(where)
     url = url or request.getfixturevalue("postgres_url")
-    Warehouse(url).write("io_games", [games.to_pandas()])
+    open_warehouse(url).write("io_games", [games.to_pandas()])
     source = QuerySource('SELECT "G1", label FROM io_games WHERE "G1" = 1', url)
     assert source.schema().names == ["G1", "label"]
     read = rows_of(source)
@@ -113,8 +119,62 @@ def test_a_warehouse_table_is_replaced_by_each_run(games: pa.Table, tmp_path: Pa
         for batch in games.to_batches(max_chunksize=700):
             writer.write(batch)
         writer.commit()
-    assert len(Warehouse(url).query("SELECT * FROM scored")) == 3_000
+    assert len(open_warehouse(url).query("SELECT * FROM scored")) == 3_000
     empty = sink.writer(games.schema, "run-2")
     with pytest.raises(DatasetError, match="no rows"):
         empty.commit()
-    assert len(Warehouse(url).query("SELECT * FROM scored")) == 3_000
+    assert len(open_warehouse(url).query("SELECT * FROM scored")) == 3_000
+
+
+def test_data_load_streams_any_source_into_the_warehouse(
+    games: pa.Table, tmp_path: Path, s3_store: str
+) -> None:
+    parts = s3_store.rsplit("/", 1)[0] + "/load/games"
+    for index, start in enumerate(range(0, 3_000, 1_000)):
+        with fsspec.open(f"{parts}/part-{index}.parquet", "wb") as remote:
+            pq.write_table(games.slice(start, 1_000), remote)
+    with fsspec.open(f"{parts}/README.md", "w") as remote:
+        remote.write("not data: a folder's other files are not read")
+    warehouse = open_warehouse(str(tmp_path / "w.duckdb"))
+    assert write_dataset("games", warehouse, source=parts, rows=2_500) == {"games": 2_500}
+    loaded = warehouse.query("SELECT * FROM games")
+    assert len(loaded) == 2_500
+    assert set(map(tuple, loaded[COLUMNS].to_numpy())) <= set(
+        map(tuple, games.select(COLUMNS).to_pandas().to_numpy())
+    )
+
+    nhl = load_tables("nhl", rows=30)
+    folder = tmp_path / "nhl"
+    folder.mkdir()
+    nhl["game"].to_parquet(folder / "game.parquet", index=False)
+    nhl["game_plays"].to_csv(folder / "game_plays.csv", index=False)
+    written = write_dataset("nhl", warehouse, source=str(folder))
+    assert written == {"game": 30, "game_plays": len(nhl["game_plays"])}
+    assert warehouse.query("SELECT count(DISTINCT game_id) AS n FROM game_plays")["n"][0] == 30
+
+
+def test_a_source_without_the_dataset_columns_writes_nothing(tmp_path: Path) -> None:
+    warehouse = open_warehouse(str(tmp_path / "w.duckdb"))
+    warehouse.write("games", [load("games", rows=10)])
+    pq.write_table(pa.table({"G1": [1, 0]}), tmp_path / "partial.parquet")
+    with pytest.raises(DatasetError, match=r"games table 'games' .*partial.parquet.* lacks"):
+        write_dataset("games", warehouse, source=str(tmp_path / "partial.parquet"))
+    assert len(warehouse.query("SELECT * FROM games")) == 10
+
+
+def test_each_warehouse_url_opens_its_backend_class(tmp_path: Path) -> None:
+    assert isinstance(open_warehouse(str(tmp_path / "w.duckdb")), DuckDBWarehouse)
+    assert isinstance(open_warehouse("duckdb::memory:"), DuckDBWarehouse)
+    assert isinstance(open_warehouse("postgresql://u:pw@127.0.0.1/test"), PostgresWarehouse)
+    assert repr(open_warehouse("postgresql://u:pw@127.0.0.1/test")) == (
+        "PostgresWarehouse('postgresql://127.0.0.1/test')"
+    )
+
+
+def test_cloud_source_strings_are_checked_before_any_network(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=str(tmp_path))
+    for bad in ("kaggle:owner/dataset", "kaggle:owner/../x/f.csv", "kaggle:/a//b"):
+        with pytest.raises(DatasetError, match=r"kaggle:OWNER/DATASET/FILE\.csv"):
+            open_source(bad, settings=settings)
+    with pytest.raises(DatasetError, match="query is empty"):
+        open_source("bigquery:  ", settings=settings)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from scalepipe.config import redact_url
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore, StoreError
-from scalepipe.store.card import redact_url
 from tests import models
 from tests.conftest import small_disk
 from tests.test_cli import scalepipe

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalepipe.data import DatasetError, load
+from scalepipe.data import DatasetError
+from scalepipe.io import load
 from scalepipe.train import TrainingError, train, train_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
