@@ -60,7 +60,7 @@ class FileSource:
                 names = sorted(name for name, _ in files)
                 return ds.dataset(names, format=kinds.pop(), filesystem=filesystem)
             kind = file_format(path)
-            if kind is None and not filesystem.exists(path):
+            if kind is None and not Path(path).suffix and not filesystem.exists(path):
                 raise DatasetError(f"no such file or folder: {redact_url(self.url)}")
             if kind is None:
                 raise DatasetError(

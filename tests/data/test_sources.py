@@ -168,3 +168,8 @@ def test_the_cloud_sources_say_what_they_need_when_it_is_missing() -> None:
 def test_sql_on_a_multi_table_dataset_is_refused() -> None:
     with pytest.raises(DatasetError, match="nhl has 2 tables"):
         load_tables("nhl", source="sql:SELECT 1")
+
+
+def test_a_missing_folder_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"no such file or folder: .*new-users"):
+        load("games", source=str(tmp_path / "new-users"))
