@@ -16,6 +16,13 @@ console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 140)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as JSON on stdout.")]
+DatasetArgument = Annotated[
+    str, typer.Argument(help="Dataset name: games, housing, natality or nhl.")
+]
+ModelArgument = Annotated[
+    str, typer.Argument(help="Model URI: NAME (alias champion), NAME@ALIAS or NAME:VERSION.")
+]
+ModelNameArgument = Annotated[str, typer.Argument(help="Model name.")]
 SourceOption = Annotated[
     str | None,
     typer.Option(

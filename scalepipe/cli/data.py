@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from scalepipe.cli.common import (
+    DatasetArgument,
     JsonOption,
     SourceOption,
     WarehouseOption,
@@ -64,7 +65,7 @@ def data_list(json_output: JsonOption = False) -> None:
 
 @data_app.command("show")
 def data_show(
-    name: Annotated[str, typer.Argument(help="Dataset name: games, housing, natality or nhl.")],
+    name: DatasetArgument,
     source: SourceOption = None,
     table: Annotated[str | None, typer.Option(help="Table of a multi-table dataset (nhl).")] = None,
     rows: Annotated[int, typer.Option(help="Rows to preview.", min=1)] = 10,
@@ -102,7 +103,7 @@ def data_show(
 
 @data_app.command("load")
 def data_load(
-    name: Annotated[str, typer.Argument(help="Dataset name: games, housing, natality or nhl.")],
+    name: DatasetArgument,
     rows: Annotated[
         int | None, typer.Option(help="Rows to generate (games for nhl).", min=0)
     ] = None,

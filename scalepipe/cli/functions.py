@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scalepipe.cli.common import JsonOption, StoreOption, out, print_json
+from scalepipe.cli.common import JsonOption, ModelArgument, StoreOption, out, print_json
 
 package_app = typer.Typer(
     help="Deployment packages for serverless platforms.", no_args_is_help=True
@@ -17,7 +17,7 @@ package_app = typer.Typer(
 
 @package_app.command("lambda")
 def package_lambda(
-    model: Annotated[str, typer.Argument(help="Model URI: NAME, NAME@ALIAS, NAME:VERSION.")],
+    model: ModelArgument,
     destination: Annotated[Path, typer.Option("--out", help="The zip to write.")] = Path(
         "dist/lambda.zip"
     ),
@@ -56,7 +56,7 @@ def package_lambda(
 
 @package_app.command("gcf")
 def package_gcf(
-    model: Annotated[str, typer.Argument(help="Model URI: NAME, NAME@ALIAS, NAME:VERSION.")],
+    model: ModelArgument,
     destination: Annotated[Path, typer.Option("--out", help="The folder to write.")] = Path(
         "dist/gcf"
     ),

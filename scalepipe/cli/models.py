@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scalepipe.cli.common import JsonOption, StoreOption, model_store, out, print_json
+from scalepipe.cli.common import (
+    JsonOption,
+    ModelArgument,
+    ModelNameArgument,
+    StoreOption,
+    model_store,
+    out,
+    print_json,
+)
 
 models_app = typer.Typer(
     help="The model store: versions, aliases, integrity.", no_args_is_help=True
@@ -54,7 +62,7 @@ def models_list(store: StoreOption = None, json_output: JsonOption = False) -> N
 
 @models_app.command("versions")
 def models_versions(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelNameArgument,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -92,7 +100,7 @@ def models_versions(
 
 @models_app.command("show")
 def models_show(
-    uri: Annotated[str, typer.Argument(help="Model URI: NAME, NAME@ALIAS or NAME:VERSION.")],
+    uri: ModelArgument,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -127,7 +135,7 @@ def models_show(
 
 @models_app.command("promote")
 def models_promote(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelNameArgument,
     version: Annotated[int, typer.Argument(help="Version to point the alias at.", min=1)],
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
     store: StoreOption = None,
@@ -142,7 +150,7 @@ def models_promote(
 
 @models_app.command("delete")
 def models_delete(
-    name: Annotated[str, typer.Argument(help="Model name.")],
+    name: ModelNameArgument,
     version: Annotated[int, typer.Argument(help="Version to delete.", min=1)],
     force: Annotated[
         bool, typer.Option(help="Delete even an alias target (drops the alias).")

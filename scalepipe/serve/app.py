@@ -13,42 +13,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from scalepipe.endpoints.auth import ApiKeys
 from scalepipe.endpoints.http import HttpError, Request, error_response
 from scalepipe.endpoints.routes import match
-from scalepipe.endpoints.service import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
-from scalepipe.endpoints.service import PredictionHook, Service
-from scalepipe.predict import Predictor
-from scalepipe.types import Header, Receive, RequestObserver, Scope, Send
+from scalepipe.endpoints.service import Service
+from scalepipe.types import Header, Receive, Scope, Send
 
 log = logging.getLogger("scalepipe.serve")
 
 
 class ServingApp:
-    def __init__(
-        self,
-        predictors: Sequence[Predictor],
-        *,
-        api_keys: ApiKeys | None = None,
-        body_limit: int = DEFAULT_BODY_LIMIT,
-        on_prediction: PredictionHook | None = None,
-        on_reload: Callable[[], None] | None = None,
-        metrics: RequestObserver | None = None,
-        on_shutdown: Sequence[Callable[[], None]] = (),
-    ) -> None:
-        self.service = Service(
-            predictors,
-            api_keys=api_keys,
-            body_limit=body_limit,
-            on_prediction=on_prediction,
-            on_reload=on_reload,
-            metrics=metrics,
-        )
-        self.on_shutdown = list(on_shutdown)
+    """A Service over ASGI: `ServingApp(Service(predictors, api_keys=...))`."""
 
-    @property
-    def predictors(self) -> dict[str, Predictor]:
-        return self.service.predictors
+    def __init__(self, service: Service, *, on_shutdown: Sequence[Callable[[], None]] = ()) -> None:
+        self.service = service
+        self.on_shutdown = list(on_shutdown)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -31,9 +31,10 @@ from types import FrameType
 from typing import Any
 
 from scalepipe.endpoints.auth import ApiKeys
+from scalepipe.endpoints.service import DEFAULT_BODY_LIMIT, Service
 from scalepipe.errors import ServeError
 from scalepipe.predict import Predictor
-from scalepipe.serve.app import DEFAULT_BODY_LIMIT, ServingApp
+from scalepipe.serve.app import ServingApp
 from scalepipe.serve.limits import ConnectionLimits, limited_protocol
 from scalepipe.serve.metrics import Metrics, multiprocess_folder, worker_exited
 from scalepipe.serve.predlog import PredictionLog
@@ -129,15 +130,15 @@ def serve(options: ServerOptions) -> None:
             prediction_log = PredictionLog(options.log_predictions)
             prediction_log.start()
             shutdown.append(prediction_log.close)
-        return ServingApp(
+        service = Service(
             predictors,
             api_keys=api_keys,
             body_limit=options.body_limit,
             on_reload=reload_everywhere,
             metrics=metrics,
             on_prediction=prediction_log.record if prediction_log else None,
-            on_shutdown=shutdown,
         )
+        return ServingApp(service, on_shutdown=shutdown)
 
     names = ", ".join(p.name for p in predictors)
     with multiprocess_folder():

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from scalepipe.endpoints.service import Service
 from scalepipe.predict import Predictor
 from scalepipe.serve import ServingApp
 from scalepipe.store import ModelStore
@@ -45,7 +46,7 @@ def test_a_model_bug_is_a_500_with_a_request_id_and_no_stack_trace(
     store.publish(models.prepared("logistic"), "games", alias="champion")
     predictor = Predictor.load("games", store=store)
     object.__setattr__(predictor.current, "scorer", _BrokenScorer())
-    app = ServingApp([predictor])
+    app = ServingApp(Service([predictor]))
     body = orjson.dumps({f"G{i}": 1 for i in range(1, 11)})
     with caplog.at_level(logging.ERROR, logger="scalepipe.serve"):
         status, headers, answer = call(app, "POST", "/", body)
