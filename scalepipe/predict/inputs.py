@@ -89,7 +89,7 @@ def numeric_matrix(rows: Any) -> Any:
     import numpy as np
 
     try:
-        array = np.array(rows)
+        array = np.asarray(rows)  # an array already (parsed by jsoncodec) is not copied
     except (TypeError, ValueError, OverflowError):
         return None
     if array.dtype.kind not in "biuf":

@@ -111,7 +111,8 @@ class LoadedVersion:
         except ImportError:
             matrix = None
         if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(names):
-            chosen = matrix[:, [names.index(name) for name in self.names]]
+            in_order = names == list(self.names)
+            chosen = matrix if in_order else matrix[:, [names.index(n) for n in self.names]]
             if np.isfinite(chosen).all():
                 result: list[float] = self._score_matrix(chosen).tolist()
                 return result
