@@ -77,6 +77,35 @@ def record_row(
     return row
 
 
+def text_number_rows(lines: Sequence[Sequence[str]]) -> list[list[float]] | None:
+    """Rows of texts (a CSV body's) as floats when every text is a plain, finite number;
+    else None. Texts seen before cost one dict lookup each."""
+    known = _TEXT_NUMBERS
+    try:
+        return [[known[text] for text in line] for line in lines]
+    except KeyError:
+        pass
+    rows = []
+    for line in lines:
+        row = []
+        for text in line:
+            number = known.get(text)
+            if number is None:
+                if not text or not _plain_decimal(text):
+                    return None
+                try:
+                    number = float(text)
+                except ValueError:
+                    return None
+                if number - number != 0.0:  # NaN or infinity: the Predictor words it
+                    return None
+                if len(text) <= _TEXT_NUMBER_LENGTH and len(known) < _TEXT_NUMBERS_MAX:
+                    known[text] = number
+            row.append(number)
+        rows.append(row)
+    return rows
+
+
 def _plain_decimal(text: str) -> bool:
     """True for text that float() read as a plain ASCII decimal (cheap: the hot path)."""
     return text.isascii() and "_" not in text and not text[0].isspace() and not text[-1].isspace()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalepipe.errors import MalformedRequest
+from scalepipe.predict.inputs import text_number_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +140,17 @@ def csv_batch(body: bytes) -> Rows:
     columns = [name.strip() for name in lines[0]]
     if len(set(columns)) != len(columns):
         raise MalformedRequest("the CSV header names a column twice")
-    rows = []
     for number, line in enumerate(lines[1:], start=2):
         if len(line) != len(columns):
             raise MalformedRequest(
                 f"CSV line {number} has {len(line)} fields; the header has {len(columns)}"
             )
-        rows.append([value if value else None for value in line])
-    return Rows(rows, columns)
+    numbers = text_number_rows(lines[1:])
+    if numbers is not None:
+        return Rows(numbers, columns)
+    # Something needs a word (an empty field, a value that is no number): the Predictor
+    # reads the fields one by one and names the one at fault.
+    return Rows([[value if value else None for value in line] for line in lines[1:]], columns)
 
 
 def _kind(value: Any) -> str:

@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from scalepipe.predict import InvalidInput, Predictor
+from scalepipe.predict.requests import csv_batch
 from scalepipe.store import ModelStore
 from tests import models
 
@@ -136,6 +137,9 @@ def test_batches_refuse_loose_numbers_as_single_records_do(
     rows = [[record[name] for name in names] for record in records]
     with pytest.raises(InvalidInput, match="record 1: feature 'G2' must be a number"):
         games_predictor.predict_rows(names, rows)
+    csv = ",".join(names) + "\n" + "\n".join(",".join(row) for row in rows) + "\n"
+    with pytest.raises(InvalidInput, match="record 1: feature 'G2' must be a number"):
+        games_predictor.predict_batch(csv_batch(csv.encode()))
 
 
 def test_plain_decimal_strings_still_score(games_predictor: Predictor) -> None:
@@ -143,6 +147,23 @@ def test_plain_decimal_strings_still_score(games_predictor: Predictor) -> None:
              "1e0", "1.", "0", "1", "0"], strict=True)}  # fmt: skip
     numbers = {name: float(value) for name, value in plain.items()}
     assert games_predictor.predict_one(plain) == games_predictor.predict_one(numbers)
+    reordered = list(reversed(plain))
+    csv = ",".join(reordered) + "\n" + ",".join(plain[name] for name in reordered) + "\n"
+    assert games_predictor.predict_batch(csv_batch(csv.encode())) == [
+        games_predictor.predict_one(numbers)
+    ]
+
+
+@pytest.mark.parametrize(("value", "word"), [("nan", "finite"), ("", "number, got null")])
+def test_csv_fields_that_are_no_finite_number_are_named(
+    games_predictor: Predictor, value: str, word: str
+) -> None:
+    names = list(BOOK_REQUEST)
+    fields = [BOOK_REQUEST[name] for name in names]
+    fields[4] = value
+    csv = ",".join(names) + "\n" + ",".join(BOOK_REQUEST.values()) + "\n" + ",".join(fields)
+    with pytest.raises(InvalidInput, match=f"record 1: feature 'G5' must be a {word}"):
+        games_predictor.predict_batch(csv_batch(csv.encode()))
 
 
 @pytest.mark.parametrize("recipe", ["logistic", "linear"])
