@@ -93,7 +93,14 @@ def loads_numeric(raw: bytes) -> Any:
     if _simdjson is None or len(raw) < NUMERIC_BYTES:
         return loads(raw)
     try:
-        return _plain(_parse(raw))
+        arrays = [0]
+        read = _plain(_parse(raw), arrays)
+        # simdjson flattens an array nested among numbers ([1, [2], 3] reads as 1, 2, 3):
+        # every "[" of the body must be an array this walk saw. A "[" inside a string
+        # also counts; such a body goes through loads, as do all the unusual ones.
+        if arrays[0] != raw.count(b"["):
+            raise ValueError("an array nested among numbers")
+        return read
     except Exception:  # simdjson's errors are of several types; loads decides
         return loads(raw)
 
@@ -110,7 +117,8 @@ def _parse(raw: bytes) -> Any:
     return parser.parse(raw)
 
 
-def _plain(node: Any) -> Any:
+def _plain(node: Any, arrays: list[int]) -> Any:
+    """The node as loads would read it; `arrays` counts the arrays seen."""
     if isinstance(node, _simdjson.Object):
         keys = list(node.keys())
         if len(set(keys)) != len(keys) or any("\x00" in key for key in keys):
@@ -119,18 +127,19 @@ def _plain(node: Any) -> Any:
             raise ValueError("a key simdjson cannot look up as loads reads it")
         for key in keys:
             key.encode()  # refuses a lone surrogate, as loads does
-        return {key: _plain(node[key]) for key in keys}
+        return {key: _plain(node[key], arrays) for key in keys}
     if isinstance(node, _simdjson.Array):
-        return _array(node)
+        return _array(node, arrays)
     if isinstance(node, str):
         node.encode()  # refuses a lone surrogate, as loads does
     return node
 
 
-def _array(node: Any) -> Any:
+def _array(node: Any, arrays: list[int]) -> Any:
+    arrays[0] += 1
     count = len(node)
     if count < _SMALL_ARRAY:
-        return [_plain(item) for item in node]
+        return [_plain(item, arrays) for item in node]
     import numpy as np
 
     # Raises for anything but numbers (then loads, faster at objects and text, takes over).
@@ -143,5 +152,6 @@ def _array(node: Any) -> Any:
         width = len(first)
         del first
         if flat.size == width * count and set(map(len, node)) == {width}:
+            arrays[0] += count
             return flat.reshape(count, width).copy()
     raise ValueError("numbers nested unevenly")

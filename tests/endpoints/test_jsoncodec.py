@@ -76,3 +76,16 @@ def test_bad_bodies_get_the_same_error_as_from_loads(raw: bytes, message: str) -
 def test_a_repeated_key_keeps_its_last_value_as_in_loads() -> None:
     raw = b'{"data": [' + b"1," * 2000 + b'1], "data": "last"}'
     assert jsoncodec.loads_numeric(raw)["data"] == "last"
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        [1, [2], *range(3, 20)],  # one number in brackets among numbers
+        [[1, [2]], *[[3, 4]] * 20],  # a row that hides an array with the rows' width
+        [[1, 2], *[[3, 4]] * 20, [[5, 6]]],  # an extra level that flattens to a whole row
+    ],
+)
+def test_an_array_nested_among_numbers_is_not_flattened(nested: list[Any]) -> None:
+    raw = orjson.dumps({"padding": "x" * jsoncodec.NUMERIC_BYTES, "data": nested})
+    assert plain(jsoncodec.loads_numeric(raw)) == jsoncodec.loads(raw)
