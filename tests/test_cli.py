@@ -151,6 +151,8 @@ def test_models_verify_takes_model_uris_and_json() -> None:
         (["train", "games", "--model", "linear"], "linear does not fit classification"),
         (["data", "show", "games", "--source", "nope.csv"], "no such file: nope.csv"),
         (["data", "load", "games", "--to", "mysql://x"], "unsupported warehouse URL"),
+        # Brackets in a message are text, not terminal markup.
+        (["data", "show", "games", "--source", "table:a[b]"], "table name 'a[b]' must be"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_clear_line(args: list[str], message: str) -> None:

@@ -9,6 +9,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from scalepipe.cli import data, functions, models, serve, train
 from scalepipe.cli.common import console, out
@@ -38,7 +39,9 @@ def main() -> None:
         app()
     # OSError: a read-only or full store, a missing file, a port: the OS names it.
     except (ScalepipeError, OSError) as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        # escape: a message may hold brackets (pip install 'scalepipe[kaggle]') that rich
+        # would otherwise take for markup and drop.
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(2)
 
 
