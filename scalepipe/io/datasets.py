@@ -135,27 +135,31 @@ def _source_blocks(
 def _checked_batches(
     dataset: DatasetSpec, table: str, source: Source, rows: int | None
 ) -> Iterator[pa.RecordBatch]:
-    """The source's batches, after checking it has the table's columns; at most `rows`."""
+    """The source's batches, checked for the table's columns before the first is given
+    out (read once: asking a query's schema apart would run it twice); at most `rows`."""
     needed = dataset.required_columns(table)
     where = f"{dataset.name} table {table!r} ({_where(source)})"
-    check_columns(source.schema(), needed, where)
+    checked = False
     left = rows
     for batch in source.read_batches():
+        if not checked:
+            check_columns(batch.schema, needed, where)
+            checked = True
         if left is not None:
             batch = batch.slice(0, left)
             left -= batch.num_rows
         if batch.num_rows:
             yield batch
         if left == 0:
-            return
+            break
+    if not checked:  # no rows at all: the schema still has to hold the columns
+        check_columns(source.schema(), needed, where)
 
 
 def _read_frame(dataset: DatasetSpec, table: str, source: Source, rows: int | None) -> pd.DataFrame:
-    schema = source.schema()
     batches = list(_checked_batches(dataset, table, source, rows))
-    frame: pd.DataFrame = pa.Table.from_batches(
-        batches, schema=batches[0].schema if batches else schema
-    ).to_pandas()
+    rows_read = pa.Table.from_batches(batches) if batches else source.schema().empty_table()
+    frame: pd.DataFrame = rows_read.to_pandas()
     return frame
 
 
