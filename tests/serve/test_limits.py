@@ -144,7 +144,10 @@ def test_a_replaced_worker_serves_the_version_the_others_reloaded_to(
     server = serve_models("games", "--workers", "2", "--api-key-file", str(key_file))
     headers = {"X-API-Key": API_KEY, "Connection": "close"}
     server.store.publish(models.prepared("gbm"), "games", alias="champion")
-    reloaded = requests.post(f"{server.url}/admin/reload", headers=headers, timeout=10).json()
+    # The reload answers once this worker has loaded version 2, importing scikit-learn and
+    # skops for the first time (the logistic model needed neither): 3 s here when idle,
+    # over 10 s once in a full test run on this 2-core machine.
+    reloaded = requests.post(f"{server.url}/admin/reload", headers=headers, timeout=60).json()
     assert reloaded["models"] == {"games": 2}
     time.sleep(1)  # the signal reaches the other worker and the supervisor
     before = _workers(server.process.pid)
