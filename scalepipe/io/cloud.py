@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scalepipe.errors import DatasetError
-from scalepipe.io.sources import FileSource, check_columns
+from scalepipe.io.sources import FileSource, selected_columns
 
 NATALITY_QUERY = """
 SELECT year, plurality, apgar_5min, mother_age, father_age, gestation_weeks, ever_born,
@@ -45,12 +45,7 @@ class BigQuerySource:
         return next(self._batches(), self._empty()).schema
 
     def read_batches(self, columns: Sequence[str] | None = None) -> Iterator[Any]:
-        first = True
-        for batch in self._batches():
-            if first:
-                check_columns(batch.schema, columns, "the BigQuery query")
-                first = False
-            yield batch if columns is None else batch.select(list(columns))
+        yield from selected_columns(self._batches(), columns, "the BigQuery query")
 
     def _empty(self) -> Any:
         import pyarrow as pa

@@ -146,12 +146,7 @@ class QuerySource:
         return self.warehouse.query_schema(self.sql)
 
     def read_batches(self, columns: Sequence[str] | None = None) -> Iterator[Any]:
-        first = True
-        for batch in self.warehouse.read_batches(self.sql):
-            if first:
-                check_columns(batch.schema, columns, self.sql)
-                first = False
-            yield batch if columns is None else batch.select(list(columns))
+        yield from selected_columns(self.warehouse.read_batches(self.sql), columns, self.sql)
 
 
 class DatasetSource:
@@ -206,6 +201,18 @@ class DatasetSource:
             if columns is not None:
                 frame = frame[list(columns)]
             yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+
+def selected_columns(
+    batches: Iterator[Any], columns: Sequence[str] | None, where: str
+) -> Iterator[Any]:
+    """The wanted columns of streamed batches (a query's), checked on the first batch."""
+    first = True
+    for batch in batches:
+        if first:
+            check_columns(batch.schema, columns, where)
+            first = False
+        yield batch if columns is None else batch.select(list(columns))
 
 
 def check_columns(schema: Any, columns: Sequence[str] | None, where: str) -> None:
