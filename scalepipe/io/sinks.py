@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from scalepipe.config import redact_url
 from scalepipe.data.catalog import DatasetError
-from scalepipe.io.warehouse import Warehouse, open_warehouse
+from scalepipe.io.warehouse import Warehouse, check_identifier, open_warehouse
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -46,7 +47,10 @@ class ParquetFolderWriter:
         import pyarrow.parquet as pq
 
         self.filesystem, root = fsspec.core.url_to_fs(url)
+        self.root = root
+        self.run_id = run_id
         self.final = f"{root}/run={run_id}"
+        self._recover()
         self.staging = f"{root}/_staging-{run_id}-{uuid.uuid4().hex[:8]}"
         self.filesystem.makedirs(self.staging, exist_ok=True)
         self._file = self.filesystem.open(f"{self.staging}/part-0.parquet", "wb")
@@ -58,10 +62,28 @@ class ParquetFolderWriter:
         self.rows += batch.num_rows
 
     def commit(self) -> None:
+        """Set the run's earlier rows aside, move the new ones in, then drop the old: a
+        kill between the two moves is undone by the next writer of the run (_recover)."""
         self._close()
-        if self.filesystem.exists(self.final):
-            self.filesystem.rm(self.final, recursive=True)
+        aside = f"{self.root}/_replaced-{self.run_id}-{uuid.uuid4().hex[:8]}"
+        replacing = self.filesystem.exists(self.final)
+        if replacing:
+            self.filesystem.mv(self.final, aside, recursive=True)
         self.filesystem.mv(self.staging, self.final, recursive=True)
+        if replacing:
+            self.filesystem.rm(aside, recursive=True)
+
+    def _recover(self) -> None:
+        """Put back the rows of a run whose replacement was killed half-way, and remove
+        what killed runs of this id left behind (hidden `_` folders)."""
+        pattern = f"{self.root}/_replaced-{self.run_id}-*"
+        for aside in self.filesystem.glob(pattern):
+            if not self.filesystem.exists(self.final):
+                self.filesystem.mv(aside, self.final, recursive=True)
+            else:
+                self.filesystem.rm(aside, recursive=True)
+        for staging in self.filesystem.glob(f"{self.root}/_staging-{self.run_id}-*"):
+            self.filesystem.rm(staging, recursive=True)
 
     def abort(self) -> None:
         self._close()
@@ -76,29 +98,43 @@ class ParquetFolderWriter:
 
 
 class WarehouseTableSink:
-    """A warehouse table that each run replaces, in one transaction."""
+    """A warehouse table that each run replaces, or (append) to which each run adds its
+    rows, replacing those of an earlier run with the same id: in one transaction."""
 
-    def __init__(self, warehouse: str, table: str) -> None:
+    def __init__(self, warehouse: str, table: str, *, append: bool = False) -> None:
         self.warehouse = open_warehouse(warehouse)
-        self.table = table
+        self.table = check_identifier(table)
+        self.append = append
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "warehouse table", "table": self.table, "warehouse": repr(self.warehouse)}
+        return {
+            "kind": "warehouse table",
+            "table": self.table,
+            "mode": "append" if self.append else "replace",
+            "warehouse": repr(self.warehouse),
+        }
 
     def writer(self, schema: Any, run_id: str) -> WarehouseTableWriter:
         check_run_id(run_id)
-        return WarehouseTableWriter(self.warehouse, self.table, schema)
+        if self.append and "run_id" not in schema.names:
+            raise DatasetError(f"appending to {self.table} needs a run_id column in the rows")
+        return WarehouseTableWriter(
+            self.warehouse, self.table, schema, run_id if self.append else None
+        )
 
 
 class WarehouseTableWriter:
     """Spools the batches to a local Arrow file (bounded memory), then replaces the table
-    with them in one transaction at commit."""
+    with them, or appends them, in one transaction at commit."""
 
-    def __init__(self, warehouse: Warehouse, table: str, schema: Any) -> None:
+    def __init__(
+        self, warehouse: Warehouse, table: str, schema: Any, append_run: str | None = None
+    ) -> None:
         import pyarrow as pa
 
         self.warehouse = warehouse
         self.table = table
+        self.append_run = append_run
         self._folder = tempfile.TemporaryDirectory(prefix="scalepipe-sink-")
         self._path = Path(self._folder.name) / "rows.arrow"
         self._spool = pa.ipc.new_file(str(self._path), schema)
@@ -116,9 +152,16 @@ class WarehouseTableWriter:
             with pa.memory_map(str(self._path)) as source:
                 reader = pa.ipc.open_file(source)
 
-                if reader.num_record_batches == 0:
-                    raise DatasetError(f"nothing to write to {self.table}: the run has no rows")
-                batches = (reader.get_batch(index) for index in range(reader.num_record_batches))
+                batches: Iterator[Any] = (
+                    reader.get_batch(index) for index in range(reader.num_record_batches)
+                )
+                if self.append_run is not None:
+                    self.warehouse.append(
+                        self.table, batches, replacing=("run_id", self.append_run)
+                    )
+                    return
+                if reader.num_record_batches == 0:  # a run with no rows leaves an empty table
+                    batches = iter([reader.schema.empty_table()])
                 self.warehouse.write(self.table, batches)
         finally:
             self._folder.cleanup()

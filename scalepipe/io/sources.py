@@ -38,6 +38,13 @@ class FileSource:
     def schema(self) -> Any:
         return self._dataset().schema
 
+    def count_rows(self) -> int | None:
+        """The row count of Parquet files (from their footers); None for CSV (a full read)."""
+        dataset = self._dataset()
+        if getattr(dataset.format, "default_extname", "") != "parquet":
+            return None
+        return int(dataset.count_rows())
+
     def read_batches(self, columns: Sequence[str] | None = None) -> Iterator[Any]:
         dataset = self._dataset()
         check_columns(dataset.schema, columns, redact_url(self.url))
@@ -184,6 +191,11 @@ class DatasetSource:
     def describe(self) -> dict[str, Any]:
         return {"kind": "dataset", "name": self.dataset.name, "table": self.table,
                 "rows": self.rows, "seed": self.seed}  # fmt: skip
+
+    def count_rows(self) -> int | None:
+        if self.table != self.dataset.main_table:
+            return None  # nhl's rows are games; its plays table has many per game
+        return self.dataset.default_rows if self.rows is None else self.rows
 
     def schema(self) -> Any:
         import pyarrow as pa

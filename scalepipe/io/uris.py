@@ -15,14 +15,20 @@ Sinks (rows to write, visible only when complete, once per run id):
 
     predictions/ | s3://bucket/predictions/    a Parquet folder: one `run=<id>/` each run
     table:NAME                                 a warehouse table, replaced by the run's rows
+    table:NAME?mode=append                     ... or the run's rows added (a rerun replaces them)
+    redis://HOST:6379/0?prefix=games:          a Redis hash per row, keyed by the key columns
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from scalepipe.config import Settings
+from scalepipe.errors import DatasetError
 from scalepipe.io.cloud import BigQuerySource, KaggleSource
+from scalepipe.io.keyvalue import RedisSink
 from scalepipe.io.sinks import ParquetFolderSink, WarehouseTableSink
 from scalepipe.io.sources import DatasetSource, FileSource, QuerySource, UrlSource
 from scalepipe.io.warehouse import check_identifier
@@ -48,9 +54,31 @@ def open_source(text: str, *, settings: Settings | None = None) -> Source:
     return FileSource(text)
 
 
-def open_sink(text: str, *, settings: Settings | None = None) -> Sink:
-    """The Sink a string names (see the module's docstring)."""
+def open_sink(
+    text: str, *, settings: Settings | None = None, keys: Sequence[str] | None = None
+) -> Sink:
+    """The Sink a string names (see the module's docstring); `keys` name the entries of a
+    key-value store."""
     settings = settings or Settings.load()
     if text.startswith("table:"):
-        return WarehouseTableSink(settings.warehouse, text.removeprefix("table:").strip())
+        table, _, query = text.removeprefix("table:").strip().partition("?")
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        mode = options.pop("mode", "replace")
+        if options or mode not in ("replace", "append"):
+            raise DatasetError(f"a table sink takes only ?mode=replace|append, not {text!r}")
+        return WarehouseTableSink(settings.warehouse, table, append=mode == "append")
+    if text.startswith(("redis://", "rediss://")):
+        return RedisSink(text, keys)
+    scheme, separator, _ = text.partition("://")
+    if separator and scheme not in _file_schemes():
+        raise DatasetError(
+            f"unknown sink {text!r}: use a folder (local, s3://, gs://), table:NAME or "
+            "redis://HOST:PORT/DB?prefix=P"
+        )
     return ParquetFolderSink(text)
+
+
+def _file_schemes() -> set[str]:
+    from fsspec.registry import known_implementations
+
+    return set(known_implementations)

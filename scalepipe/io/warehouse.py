@@ -99,6 +99,26 @@ class Warehouse(ABC):
             self._publish(connection, staged.values())
         return {table: entry.rows for table, entry in staged.items()}
 
+    def append(self, table: str, parts: Iterable[Rows], *, replacing: tuple[str, str]) -> int:
+        """Add rows to `table` (created if absent), first removing the rows whose column
+        `replacing[0]` holds `replacing[1]` (a rerun's run id), all in one transaction;
+        return the row count added."""
+        check_identifier(table)
+        column, value = replacing
+        check_identifier(column)
+        added = 0
+        with self._transaction() as connection:
+            if self._exists(connection, table):
+                self._delete(connection, table, column, value)
+            schema = None
+            for part in parts:
+                rows = _to_arrow(part)
+                schema = schema or _plain_schema(rows.schema)
+                self._append_staging(connection, table, rows.cast(schema))
+                added += rows.num_rows
+            self._publish(connection, ())
+        return added
+
     @contextmanager
     def _failures(self) -> Iterator[None]:
         try:
@@ -128,6 +148,12 @@ class Warehouse(ABC):
 
     @abstractmethod
     def _publish(self, connection: Any, staged: Iterable[_StagedTable]) -> None: ...
+
+    @abstractmethod
+    def _exists(self, connection: Any, table: str) -> bool: ...
+
+    @abstractmethod
+    def _delete(self, connection: Any, table: str, column: str, value: str) -> None: ...
 
 
 _memory: Any = None
@@ -170,8 +196,17 @@ class DuckDBWarehouse(Warehouse):
         connection.execute(
             f'CREATE TABLE IF NOT EXISTS "{staging}" AS SELECT * FROM scalepipe_rows LIMIT 0'
         )
-        connection.execute(f'INSERT INTO "{staging}" SELECT * FROM scalepipe_rows')
+        connection.execute(f'INSERT INTO "{staging}" BY NAME SELECT * FROM scalepipe_rows')
         connection.unregister("scalepipe_rows")
+
+    def _exists(self, connection: Any, table: str) -> bool:
+        found = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchall()
+        return bool(found[0][0])
+
+    def _delete(self, connection: Any, table: str, column: str, value: str) -> None:
+        connection.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', [value]).fetchall()
 
     def _publish(self, connection: Any, staged: Iterable[_StagedTable]) -> None:
         for statement in _swap_statements(staged):
@@ -227,6 +262,20 @@ class PostgresWarehouse(Warehouse):
     def _append_staging(self, connection: Any, staging: str, rows: pa.Table) -> None:
         with closing(connection.cursor()) as cursor:
             cursor.adbc_ingest(staging, rows, mode="create_append")
+
+    def _exists(self, connection: Any, table: str) -> bool:
+        with closing(connection.cursor()) as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = $1",
+                parameters=(table,),
+            )
+            found = cursor.fetchone()
+            return bool(found and found[0])
+
+    def _delete(self, connection: Any, table: str, column: str, value: str) -> None:
+        with closing(connection.cursor()) as cursor:
+            cursor.execute(f'DELETE FROM "{table}" WHERE "{column}" = $1', parameters=(value,))
 
     def _publish(self, connection: Any, staged: Iterable[_StagedTable]) -> None:
         with closing(connection.cursor()) as cursor:

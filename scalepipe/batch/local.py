@@ -1,0 +1,82 @@
+"""The local engine: Arrow record batches streamed from a source through the scorer into
+a sink, on every core, in bounded memory.
+
+Reading (pyarrow's own threads), scoring (numpy and scikit-learn release the GIL) and
+writing overlap: batches are scored on a small thread pool while the main thread writes
+the ones already scored, in input order. At most `2 x workers` batches are in flight, so
+memory does not grow with the input.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from scalepipe.batch.scoring import Scored, ScorePlan, score_batch
+from scalepipe.predict.scorers import Scorer
+from scalepipe.types import Writer
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Counts:
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+
+
+def run_local(
+    batches: Iterator[pa.RecordBatch],
+    scorer: Scorer,
+    plan: ScorePlan,
+    writer: Writer,
+    dead_letter: Writer | None = None,
+    *,
+    workers: int = 2,
+    on_progress: Progress | None = None,
+) -> Counts:
+    counts = Counts()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+        for scored, rows in _ordered(pool, batches, scorer, plan, 2 * workers):
+            writer.write(scored.output)
+            if scored.rejected is not None and dead_letter is not None:
+                dead_letter.write(scored.rejected)
+            counts.rows_in += rows
+            counts.rows_out += scored.output.num_rows
+            counts.rejected += scored.rejected_rows
+            if on_progress is not None:
+                on_progress(rows)
+    return counts
+
+
+def _ordered(
+    pool: ThreadPoolExecutor,
+    batches: Iterator[pa.RecordBatch],
+    scorer: Scorer,
+    plan: ScorePlan,
+    in_flight: int,
+) -> Iterator[tuple[Scored, int]]:
+    """Score batches on the pool, yielding results in input order, with at most
+    `in_flight` batches submitted and not yet taken."""
+    pending: deque[tuple[Future[Scored], int]] = deque()
+    offset = 0
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            pending.append((pool.submit(score_batch, batch, scorer, plan, offset), batch.num_rows))
+            offset += batch.num_rows
+            if len(pending) >= in_flight:
+                future, rows = pending.popleft()
+                yield future.result(), rows
+        while pending:
+            future, rows = pending.popleft()
+            yield future.result(), rows
+    finally:
+        for future, _ in pending:
+            future.cancel()

@@ -1,0 +1,231 @@
+"""One batch of rows in, its scored rows out: the pure step every engine runs.
+
+The local engine, Spark's `mapInArrow` and Beam's model handler all call `score_batch`
+on Arrow record batches, so that the three give the same rows for the same input. It
+checks the features row by row (a null, NaN or infinity is a bad row unless the model
+takes missing values), scores the good rows through the model's scorer, and returns
+the output rows and, apart, the rejected input rows with the reason for each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from scalepipe.errors import DatasetError, InvalidInput
+from scalepipe.predict.predictor import LoadedVersion
+from scalepipe.predict.scorers import Scorer
+
+OnError = Literal["fail", "skip", "dead-letter"]
+PREDICTION = "prediction"
+# The columns every output row carries after its keys (book chapter 5: who, what, when).
+MODEL_COLUMNS = ("model", "model_version", "scored_at", "run_id")
+OUTPUT_COLUMNS = (PREDICTION, *MODEL_COLUMNS)
+ERROR_COLUMN = "error"
+SCORED_AT = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class ScorePlan:
+    """What a job scores and what it writes; the same on every engine and every worker."""
+
+    features: tuple[str, ...]
+    keys: tuple[str, ...] | None  # None: every input column goes to the output
+    model: str
+    version: int
+    run_id: str
+    scored_at: datetime
+    on_error: OnError = "fail"
+    accepts_missing: bool = False
+
+    @classmethod
+    def for_model(
+        cls,
+        loaded: LoadedVersion,
+        *,
+        keys: tuple[str, ...] | None,
+        run_id: str,
+        on_error: OnError = "fail",
+        scored_at: datetime | None = None,
+    ) -> ScorePlan:
+        return cls(
+            features=loaded.names,
+            keys=keys,
+            model=loaded.name,
+            version=loaded.version,
+            run_id=run_id,
+            scored_at=(scored_at or datetime.now(UTC)).replace(microsecond=0),
+            on_error=on_error,
+            accepts_missing=loaded.accepts_missing,
+        )
+
+    def input_columns(self, schema: pa.Schema) -> list[str]:
+        """The columns to read from the source: the keys and the features, once each."""
+        if self.keys is None:
+            return list(schema.names)
+        return list(dict.fromkeys((*self.keys, *self.features)))
+
+    def check_input(self, schema: pa.Schema, where: str) -> None:
+        """Refuse, before any work, a source that lacks a column or holds a feature of a
+        type that is not a number, naming the column."""
+        for name in (*(self.keys or ()), *self.features):
+            if name not in schema.names:
+                raise DatasetError(
+                    f"{where} lacks column {name!r}; it has {', '.join(schema.names[:20])}"
+                )
+        for name in self.features:
+            kind = schema.field(name).type
+            if pa.types.is_dictionary(kind):
+                kind = kind.value_type
+            if not (
+                pa.types.is_integer(kind)
+                or pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind)
+                or pa.types.is_decimal(kind)
+                or pa.types.is_null(kind)
+            ):
+                raise DatasetError(
+                    f"feature {name!r} of {where} is {kind}; the model needs numbers "
+                    "(integers, floats or booleans)"
+                )
+        clash = [name for name in OUTPUT_COLUMNS if name in self.output_keys(schema)]
+        if clash:
+            raise DatasetError(
+                f"{where} has column(s) {', '.join(clash)}, which the output adds itself: "
+                "pick the key columns with --key"
+            )
+
+    def output_keys(self, schema: pa.Schema) -> list[str]:
+        return list(schema.names) if self.keys is None else list(self.keys)
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        fields = [_plain(schema.field(name)) for name in self.output_keys(schema)]
+        return pa.schema(
+            [
+                *fields,
+                pa.field(PREDICTION, pa.float64(), nullable=False),
+                pa.field("model", pa.string(), nullable=False),
+                pa.field("model_version", pa.int64(), nullable=False),
+                pa.field("scored_at", SCORED_AT, nullable=False),
+                pa.field("run_id", pa.string(), nullable=False),
+            ]
+        )
+
+    def rejected_schema(self, schema: pa.Schema) -> pa.Schema:
+        fields = [_plain(schema.field(name)) for name in self.input_columns(schema)]
+        return pa.schema(
+            [
+                *fields,
+                pa.field(ERROR_COLUMN, pa.string(), nullable=False),
+                pa.field("run_id", pa.string(), nullable=False),
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class Scored:
+    output: pa.RecordBatch
+    rejected_rows: int = 0
+    rejected: pa.RecordBatch | None = None  # the bad rows and why, for a dead-letter sink
+
+
+def score_batch(batch: pa.RecordBatch, scorer: Scorer, plan: ScorePlan, offset: int = 0) -> Scored:
+    """Score one batch. `offset`: the batch's first row number in the whole input, so
+    that an error names the row users can find."""
+    matrix = feature_matrix(batch, plan.features)
+    valid = np.isfinite(matrix).all(axis=1)
+    if plan.accepts_missing:
+        valid |= ~np.isinf(matrix).any(axis=1)
+    scores = np.full(batch.num_rows, np.nan)
+    if valid.all():
+        scores = _score(scorer, matrix)
+    elif valid.any():
+        scores[valid] = _score(scorer, matrix[valid])
+    good = valid & np.isfinite(scores)
+    if good.all():
+        return Scored(_output(batch, scores, plan))
+    reasons = _reasons(batch, matrix, valid, plan)
+    if plan.on_error == "fail":
+        first = int(np.argmin(good))
+        raise InvalidInput(f"row {offset + first}: {reasons(first)}")
+    kept = pa.array(good)
+    output = _output(batch.filter(kept), scores[good], plan)
+    if plan.on_error == "skip":
+        return Scored(output, int((~good).sum()))
+    bad = np.flatnonzero(~good)
+    taken = batch.select(plan.input_columns(batch.schema)).take(pa.array(bad))
+    columns = [_plain_column(column) for column in taken.columns]
+    columns += [pa.array([reasons(i) for i in bad]), _constant(plan.run_id, len(bad))]
+    rejected = pa.RecordBatch.from_arrays(columns, schema=plan.rejected_schema(batch.schema))
+    return Scored(output, len(bad), rejected)
+
+
+def feature_matrix(batch: pa.RecordBatch, features: tuple[str, ...]) -> np.ndarray:
+    """The features as a float64 matrix in signature order; nulls become NaN. Column-major,
+    so that each column is one contiguous copy."""
+    matrix = np.empty((batch.num_rows, len(features)), dtype=np.float64, order="F")
+    for index, name in enumerate(features):
+        column = batch.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        if column.null_count or not (
+            pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        ):
+            column = column.cast(pa.float64())
+        matrix[:, index] = column.to_numpy(zero_copy_only=False)
+    return matrix
+
+
+def _score(scorer: Scorer, matrix: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(scorer.score_matrix(matrix), dtype=np.float64).reshape(-1)
+
+
+def _output(batch: pa.RecordBatch, scores: np.ndarray, plan: ScorePlan) -> pa.RecordBatch:
+    rows = len(scores)
+    names = plan.output_keys(batch.schema)
+    columns = [_plain_column(batch.column(name)) for name in names]
+    stamp = np.datetime64(plan.scored_at.replace(tzinfo=None), "us")
+    columns += [
+        pa.array(scores, pa.float64()),
+        _constant(plan.model, rows),
+        pa.array(np.full(rows, plan.version, dtype=np.int64)),
+        pa.array(np.full(rows, stamp), SCORED_AT),
+        _constant(plan.run_id, rows),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=plan.output_schema(batch.schema))
+
+
+def _constant(text: str, rows: int) -> pa.Array:
+    """A string column of one value, built from buffers (a Python list of `rows` strings
+    costs more than scoring them)."""
+    data = text.encode()
+    offsets = np.arange(rows + 1, dtype=np.int32) * len(data)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data * rows))
+
+
+def _reasons(batch: pa.RecordBatch, matrix: np.ndarray, valid: np.ndarray, plan: ScorePlan) -> Any:
+    def reason(row: int) -> str:
+        if valid[row]:
+            return "the model's output is not a finite number for these inputs"
+        values = matrix[row]
+        bad = ~np.isfinite(values) if not plan.accepts_missing else np.isinf(values)
+        column = int(np.argmax(bad))
+        name = plan.features[column]
+        shown = "null" if batch.column(name)[row].as_py() is None else str(values[column])
+        return f"feature {name!r} must be a finite number, got {shown}"
+
+    return reason
+
+
+def _plain(field: pa.Field) -> pa.Field:
+    kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+    return pa.field(field.name, kind, nullable=True)
+
+
+def _plain_column(column: pa.Array) -> pa.Array:
+    return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column

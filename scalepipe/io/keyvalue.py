@@ -1,0 +1,157 @@
+"""Key-value lookup stores: the book's Datastore role, where applications look up one
+row by its key (a user's score, say). Each row becomes one entry named by its key
+columns; the other columns are the entry's fields.
+
+    redis://127.0.0.1:6379/0?prefix=games:     a Redis hash per row, at `<prefix><key>`
+
+A run's entries appear all at once: they are written under staging names that expire
+after a day (a killed run leaves nothing for long), then renamed in one MULTI/EXEC
+transaction at commit. Committing the same run id again writes the same entries again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from scalepipe.config import redact_url
+from scalepipe.errors import DatasetError
+
+STAGING_SECONDS = 24 * 3600
+KEY_SEPARATOR = ":"
+_CHUNK = 2_000
+
+
+def entry_key(values: Sequence[Any]) -> str:
+    """The key of a row: its key columns' values, joined by `:`."""
+    return KEY_SEPARATOR.join(_text(value) for value in values)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _field(value: Any) -> str | bytes | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, (str, bytes, int, float)):
+        return value
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+class RedisSink:
+    """A hash per row in Redis, keyed by the job's key columns."""
+
+    def __init__(self, url: str, keys: Sequence[str] | None) -> None:
+        parts = urlsplit(url)
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = sorted(set(options) - {"prefix"})
+        if unknown:
+            raise DatasetError(f"unknown option(s) {', '.join(unknown)} in {redact_url(url)}")
+        self.url = parts._replace(query="").geturl()
+        self.prefix = options.get("prefix", "")
+        self.keys = tuple(keys or ())
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "redis", "url": redact_url(self.url), "prefix": self.prefix}
+
+    def client(self) -> Any:
+        try:
+            import redis
+        except ImportError as error:
+            raise DatasetError(
+                "Redis sinks need the redis extra: pip install 'scalepipe[redis]'"
+            ) from error
+        return redis.Redis.from_url(self.url, socket_timeout=30, socket_connect_timeout=5)
+
+    def writer(self, schema: Any, run_id: str) -> RedisWriter:
+        from scalepipe.io.sinks import check_run_id
+
+        if not self.keys:
+            raise DatasetError(
+                f"a Redis sink ({redact_url(self.url)}) stores one entry per key: name the "
+                "key column(s) with --key"
+            )
+        missing = [key for key in self.keys if key not in schema.names]
+        if missing:
+            raise DatasetError(f"the rows lack key column(s) {', '.join(missing)}")
+        return RedisWriter(self, schema, check_run_id(run_id))
+
+    def lookup(self, key: str) -> dict[str, str] | None:
+        found = self.client().hgetall(f"{self.prefix}{key}")
+        if not found:
+            return None
+        return {name.decode(): value.decode() for name, value in found.items()}
+
+
+class RedisWriter:
+    def __init__(self, sink: RedisSink, schema: Any, run_id: str) -> None:
+        self.sink = sink
+        self.client = sink.client()
+        self.fields = [name for name in schema.names if name not in sink.keys]
+        self.staging = f"{sink.prefix}_staging:{run_id}:{uuid.uuid4().hex[:8]}:"
+        self.rows = 0
+        try:
+            self.client.ping()
+        except Exception as error:
+            raise DatasetError(f"cannot reach Redis at {redact_url(sink.url)}: {error}") from error
+
+    def write(self, batch: Any) -> None:
+        keys = zip(*(batch.column(name).to_pylist() for name in self.sink.keys), strict=True)
+        values = zip(*(batch.column(name).to_pylist() for name in self.fields), strict=True)
+        pipe = self.client.pipeline(transaction=False)
+        for count, (key, row) in enumerate(zip(keys, values, strict=True), start=1):
+            name = self.staging + entry_key(key)
+            pipe.hset(name, mapping={f: _field(v) for f, v in zip(self.fields, row, strict=True)})
+            pipe.expire(name, STAGING_SECONDS)
+            if count % _CHUNK == 0:
+                pipe.execute()
+        pipe.execute()
+        self.rows += batch.num_rows
+
+    def commit(self) -> None:
+        """Rename every staged entry to its final name in one transaction, sent in chunks
+        on one connection so that client memory stays bounded."""
+        connection = self.client.connection_pool.get_connection("MULTI")
+        try:
+            connection.send_command("MULTI")
+            connection.read_response()
+            staged = self.client.scan_iter(match=f"{_glob(self.staging)}*", count=_CHUNK)
+            for chunk in _chunks(staged, _CHUNK):
+                commands = []
+                for raw in chunk:
+                    name = raw.decode()
+                    final = self.sink.prefix + name.removeprefix(self.staging)
+                    commands += [("RENAME", name, final), ("PERSIST", final)]
+                connection.send_packed_command(connection.pack_commands(commands))
+                for _ in commands:
+                    connection.read_response()
+            connection.send_command("EXEC")
+            connection.read_response()
+        except BaseException:
+            connection.disconnect()  # an open MULTI is discarded with its connection
+            raise
+        finally:
+            self.client.connection_pool.release(connection)
+
+    def abort(self) -> None:
+        staged = self.client.scan_iter(match=f"{_glob(self.staging)}*", count=_CHUNK)
+        for chunk in _chunks(staged, _CHUNK):
+            self.client.unlink(*chunk)
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _glob(text: str) -> str:
+    """`text` as a literal in a Redis glob pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
