@@ -38,12 +38,13 @@ def test_version() -> None:
      ["data", "load"], ["models"], ["models", "list"], ["models", "versions"], ["models", "show"],
      ["models", "promote"], ["models", "delete"], ["models", "verify"], ["models", "sign"],
      ["serve"], ["package"],
-     ["package", "lambda"], ["package", "gcf"], ["invoke"]],
+     ["package", "lambda"], ["package", "gcf"], ["invoke"], ["batch"], ["batch", "score"],
+     ["batch", "lookup"]],
 )  # fmt: skip
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = scalepipe(*command, "--help")
     assert result.returncode == 0, result.stderr
-    if command not in (["data"], ["models"], ["package"]):
+    if command not in (["data"], ["models"], ["package"], ["batch"]):
         assert "Example: scalepipe" in result.stdout
 
 

@@ -40,10 +40,22 @@ def run_local(
     workers: int = 2,
     on_progress: Progress | None = None,
 ) -> Counts:
+    """Score and write every batch. A writer that takes concurrent writes (a Parquet
+    folder: a part file per thread) is written from the scoring threads; any other from
+    this thread, in input order."""
+    concurrent = bool(getattr(writer, "concurrent", False))
+
+    def work(batch: pa.RecordBatch, offset: int) -> Scored:
+        scored = score_batch(batch, scorer, plan, offset)
+        if concurrent:
+            writer.write(scored.output)
+        return scored
+
     counts = Counts()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
-        for scored, rows in _ordered(pool, batches, scorer, plan, 2 * workers):
-            writer.write(scored.output)
+        for scored, rows in _ordered(pool, batches, work, 2 * workers):
+            if not concurrent:
+                writer.write(scored.output)
             if scored.rejected is not None and dead_letter is not None:
                 dead_letter.write(scored.rejected)
             counts.rows_in += rows
@@ -57,19 +69,18 @@ def run_local(
 def _ordered(
     pool: ThreadPoolExecutor,
     batches: Iterator[pa.RecordBatch],
-    scorer: Scorer,
-    plan: ScorePlan,
+    work: Callable[[pa.RecordBatch, int], Scored],
     in_flight: int,
 ) -> Iterator[tuple[Scored, int]]:
-    """Score batches on the pool, yielding results in input order, with at most
-    `in_flight` batches submitted and not yet taken."""
+    """Run `work(batch, offset)` on the pool, yielding results in input order, with at
+    most `in_flight` batches submitted and not yet taken."""
     pending: deque[tuple[Future[Scored], int]] = deque()
     offset = 0
     try:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            pending.append((pool.submit(score_batch, batch, scorer, plan, offset), batch.num_rows))
+            pending.append((pool.submit(work, batch, offset), batch.num_rows))
             offset += batch.num_rows
             if len(pending) >= in_flight:
                 future, rows = pending.popleft()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from scalepipe.data import games, housing, natality, nhl
 from scalepipe.data.generator import BLOCK_ROWS, block_streams
 from scalepipe.errors import DatasetError as DatasetError
 
 Task = Literal["classification", "regression"]
-Tables = dict[str, pd.DataFrame]
+Tables: TypeAlias = "dict[str, pd.DataFrame]"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class DatasetSpec:
             yield self.make_block(rng, start, count)
 
     def generate(self, rows: int | None = None, seed: int = 0) -> Tables:
+        import pandas as pd
+
         blocks = list(self.generate_blocks(rows, seed))
         if not blocks:
             return {table: pd.DataFrame(columns=list(self.columns[table])) for table in self.tables}

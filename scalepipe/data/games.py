@@ -12,8 +12,12 @@ on the real data.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FEATURES = tuple(f"G{i}" for i in range(1, 11))
 TARGET = "label"
@@ -31,6 +35,8 @@ _COUNT_EFFECT = 0.08 + np.array(
 
 
 def block(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    import pandas as pd
+
     owned = rng.choice(len(_OWNED_COUNT_P), size=rows, p=_OWNED_COUNT_P)
     taste_a = rng.standard_normal((rows, 1))
     taste_b = rng.standard_normal((rows, 1))

@@ -12,8 +12,12 @@ data.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FEATURES = (
     "crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio", "b",
@@ -32,6 +36,8 @@ _SUBURBAN_HIGHWAY_INDEX = np.array([1, 2, 3, 4, 5, 6, 7, 8])
 
 
 def block(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    import pandas as pd
+
     def noise() -> np.ndarray:
         return rng.standard_normal(rows)
 

@@ -11,8 +11,12 @@ regression explains about a third of its variance.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FEATURES = (
     "year", "plurality", "apgar_5min", "mother_age", "father_age", "gestation_weeks",
@@ -40,6 +44,8 @@ def guids(rng: np.random.Generator, rows: int) -> np.ndarray:
 
 
 def block(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    import pandas as pd
+
     plurality = rng.choice([1, 2, 3], size=rows, p=[0.968, 0.031, 0.001])
     mother_age = np.clip(np.rint(rng.normal(27.0, 6.0, rows)), 13, 50).astype(np.int64)
     father_age = np.clip(mother_age + np.rint(rng.normal(2.5, 4.5, rows)), 15, 70).astype(np.int64)

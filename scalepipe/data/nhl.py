@@ -15,10 +15,14 @@ perfectly, which is what the book's feature-engineering example needs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLES = ("game", "game_plays")
 DEFAULT_GAMES = 2_000
@@ -79,6 +83,8 @@ def block(rng: np.random.Generator, first_game: int, games: int) -> dict[str, pd
 
 
 def _games(rng: np.random.Generator, first_game: int, games: int) -> pd.DataFrame:
+    import pandas as pd
+
     per_season = REGULAR_GAMES_PER_SEASON + POSTSEASON_GAMES_PER_SEASON
     index = np.arange(first_game, first_game + games)
     season_start = FIRST_SEASON + index // per_season
@@ -193,6 +199,8 @@ def _play_table(
     elapsed: np.ndarray,
     home_for: np.ndarray,
 ) -> pd.DataFrame:
+    import pandas as pd
+
     plays = len(event)
     game_ids = game["game_id"].to_numpy()[game_index]
     sequence = np.arange(plays) - np.searchsorted(game_index, game_index) + 1

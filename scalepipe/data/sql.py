@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from scalepipe.data.catalog import DatasetError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def sql(query: str, **frames: pd.DataFrame) -> pd.DataFrame:
     """Run `query` where each keyword argument is a table: sql("SELECT * FROM g", g=df)."""
     import duckdb
+    import pandas as pd
 
     with duckdb.connect() as connection:
         for name, frame in frames.items():

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from scalepipe.config import Settings, redact_url
@@ -25,6 +25,9 @@ from scalepipe.io.sources import QuerySource, check_columns
 from scalepipe.io.uris import open_source
 from scalepipe.io.warehouse import Warehouse, check_identifier
 from scalepipe.types import Source
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GENERATED = "generated"
 WAREHOUSE = "warehouse"

@@ -48,7 +48,18 @@ class FileSource:
     def read_batches(self, columns: Sequence[str] | None = None) -> Iterator[Any]:
         dataset = self._dataset()
         check_columns(dataset.schema, columns, redact_url(self.url))
-        yield from dataset.to_batches(columns=list(columns) if columns is not None else None)
+        # Parquet decodes fast on the calling thread, leaving the other cores to the
+        # consumer (scoring, writing); CSV parsing is the slow part and gets every core.
+        # Reading ahead of the consumer only grows memory: one batch at a time.
+        parquet = getattr(dataset.format, "default_extname", "") == "parquet"
+        options = {"use_threads": not parquet, "batch_readahead": 1, "fragment_readahead": 1}
+        if parquet:
+            import pyarrow.dataset as ds
+
+            options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+        yield from dataset.to_batches(
+            columns=list(columns) if columns is not None else None, **options
+        )
 
     def _dataset(self) -> Any:
         import fsspec

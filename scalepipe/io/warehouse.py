@@ -13,10 +13,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from scalepipe.config import redact_url
 from scalepipe.errors import DatasetError
@@ -322,11 +324,11 @@ class _StagedTable:
 
 
 def _to_arrow(rows: Rows) -> pa.Table:
-    if isinstance(rows, pd.DataFrame):
-        return pa.Table.from_pandas(rows, preserve_index=False)
+    if isinstance(rows, pa.Table):
+        return rows
     if isinstance(rows, pa.RecordBatch):
         return pa.Table.from_batches([rows])
-    return rows
+    return pa.Table.from_pandas(rows, preserve_index=False)
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:
