@@ -154,7 +154,7 @@ def main() -> None:
 
     print(f"\n{options.rows:,} games rows, Parquet in, Parquet out ({os.cpu_count()} cores)\n")
     base = results.get("book")
-    print(f"| case | seconds | rows/s | peak RSS MB | speed vs (a) | RSS vs (a) |")
+    print("| case | seconds | rows/s | peak RSS MB | speed vs (a) | RSS vs (a) |")
     print("|---|---:|---:|---:|---:|---:|")
     for case, (seconds, rss) in results.items():
         speed = f"{base[0] / seconds:.2f}x" if base else "-"
