@@ -32,6 +32,7 @@ test: $(STAMP_DEV)
 
 bench: $(STAMP_DEV)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@test -x /usr/bin/time || (apt-get update -qq && apt-get install -y -qq time)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

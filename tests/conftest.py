@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,15 +140,20 @@ def gcs_endpoint() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def s3_store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An empty bucket on the local S3 server; the environment points boto at it."""
-    for name, value in {
+def s3_environment(endpoint: str) -> dict[str, str]:
+    """What points boto and s3fs at the local S3 server."""
+    return {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_endpoint,
-    }.items():
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty bucket on the local S3 server; the environment points boto at it."""
+    for name, value in s3_environment(s3_endpoint).items():
         monkeypatch.setenv(name, value)
     import boto3
 
@@ -166,3 +172,16 @@ def gcs_store(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = f"models-{uuid.uuid4().hex[:12]}"
     gcsfs.GCSFileSystem(token="anon", project="test").mkdir(bucket)
     return f"gs://{bucket}/store"
+
+
+@pytest.fixture(scope="session")
+def spark(s3_endpoint: str) -> Iterator[Any]:
+    """One SparkSession (local[2], on loopback) for the whole test run. Spark's Python
+    workers take their environment when the JVM starts, so the local S3 server's settings
+    are set for the whole run first (the s3_store fixture sets the same values)."""
+    os.environ.update(s3_environment(s3_endpoint))
+    from scalepipe.batch.spark import spark_session
+
+    session = spark_session()
+    yield session
+    session.stop()

@@ -8,16 +8,18 @@ replaces its rows, never adds them twice.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
+from scalepipe.batch.local import Counts
 from scalepipe.batch.scoring import OnError, ScorePlan
 from scalepipe.config import Settings
-from scalepipe.errors import DatasetError
+from scalepipe.errors import DatasetError, InvalidInput, ScalepipeError
 from scalepipe.io.sinks import check_run_id
 from scalepipe.io.uris import open_sink, open_source
 from scalepipe.predict.predictor import Predictor
@@ -45,7 +47,6 @@ class BatchResult:
     rejected: int
     seconds: float
     dead_letter: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -109,7 +110,10 @@ def score(
     if engine == "local":
         counts = _run_local(source, sink, dead_sink, loaded.scorer, plan, workers, on_progress)
     else:
-        raise DatasetError(f"the {engine} engine is not available yet")
+        counts = _run_distributed(
+            engine, input, source, sink, dead_sink, predictor, plan, settings,
+            spark_master=spark_master, beam_runner=beam_runner, beam_options=beam_options,
+        )  # fmt: skip
     return BatchResult(
         model=loaded.name,
         version=loaded.version,
@@ -133,7 +137,7 @@ def _run_local(
     plan: ScorePlan,
     workers: int,
     on_progress: Progress | None,
-) -> Any:
+) -> Counts:
     import pyarrow as pa
 
     from scalepipe.batch.local import run_local
@@ -176,6 +180,59 @@ def _run_local(
         for each in writers:
             each.abort()
         raise
+
+
+def _run_distributed(
+    engine: Engine,
+    input: str | Source,
+    source: Source,
+    sink: Sink,
+    dead_sink: Sink | None,
+    predictor: Predictor,
+    plan: ScorePlan,
+    settings: Settings,
+    *,
+    spark_master: str | None,
+    beam_runner: str | None,
+    beam_options: Sequence[str],
+) -> Counts:
+    text = input if isinstance(input, str) else None
+    try:
+        if engine == "spark":
+            from scalepipe.batch.spark import run_spark
+
+            def run() -> tuple[int, int, int]:
+                return run_spark(text, source, sink, dead_sink, predictor, plan,
+                                 master=spark_master, warehouse=settings.warehouse)  # fmt: skip
+        else:
+            from scalepipe.batch.beam import run_beam
+
+            def run() -> tuple[int, int, int]:
+                return run_beam(text, source, sink, dead_sink, predictor, plan,
+                                runner=beam_runner, options=beam_options,
+                                warehouse=settings.warehouse)  # fmt: skip
+    except ImportError as error:
+        raise DatasetError(
+            f"the {engine} engine needs the {engine} extra: pip install 'scalepipe[{engine}]'"
+        ) from error
+    try:
+        rows_in, rows_out, rejected = run()
+    except Exception as error:
+        raise _worker_error(error) from error
+    return Counts(rows_in, rows_out, rejected)
+
+
+def _worker_error(error: Exception) -> Exception:
+    """A user's error raised on a Spark or Beam worker, as the error itself: the engines
+    wrap it in their own, with the worker's traceback in the text."""
+    if isinstance(error, ScalepipeError):
+        return error
+    text = str(error)
+    for kind in (InvalidInput, DatasetError):
+        found = re.search(rf"scalepipe\.errors\.{kind.__name__}: (.+)", text)
+        if found:
+            return kind(found.group(1).strip())
+    return error
 
 
 def _count_rows(source: Source) -> int | None:

@@ -159,7 +159,7 @@ def score_batch(batch: pa.RecordBatch, scorer: Scorer, plan: ScorePlan, offset: 
     bad = np.flatnonzero(~good)
     taken = batch.select(plan.input_columns(batch.schema)).take(pa.array(bad))
     columns = [_plain_column(column) for column in taken.columns]
-    columns += [pa.array([reasons(i) for i in bad]), _constant(plan.run_id, len(bad))]
+    columns += [pa.array([reasons(i) for i in bad]), constant_text(plan.run_id, len(bad))]
     rejected = pa.RecordBatch.from_arrays(columns, schema=plan.rejected_schema(batch.schema))
     return Scored(output, len(bad), rejected)
 
@@ -192,15 +192,15 @@ def _output(batch: pa.RecordBatch, scores: np.ndarray, plan: ScorePlan) -> pa.Re
     stamp = np.datetime64(plan.scored_at.replace(tzinfo=None), "us")
     columns += [
         pa.array(scores, pa.float64()),
-        _constant(plan.model, rows),
+        constant_text(plan.model, rows),
         pa.array(np.full(rows, plan.version, dtype=np.int64)),
         pa.array(np.full(rows, stamp), SCORED_AT),
-        _constant(plan.run_id, rows),
+        constant_text(plan.run_id, rows),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=plan.output_schema(batch.schema))
 
 
-def _constant(text: str, rows: int) -> pa.Array:
+def constant_text(text: str, rows: int) -> pa.Array:
     """A string column of one value, built from buffers (a Python list of `rows` strings
     costs more than scoring them)."""
     data = text.encode()

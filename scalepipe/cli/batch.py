@@ -67,6 +67,23 @@ def batch_score(
             "them), or dead-letter:SINK (write them there with the reason)."
         ),
     ] = "fail",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark \\[default: local\\[2]]."),
+    ] = None,
+    beam_runner: Annotated[
+        str | None,
+        typer.Option(
+            help="Beam runner for --engine beam (DataflowRunner, FlinkRunner...) "
+            "\\[default: the FnApiRunner, on this machine]."
+        ),
+    ] = None,
+    beam_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A Beam pipeline option, passed through (repeat): --beam-option=--project=P."
+        ),
+    ] = None,
     store: StoreOption = None,
     allow_pickle: Annotated[
         bool, typer.Option(help="Allow loading a pickled model (runs code from the file).")
@@ -96,6 +113,9 @@ def batch_score(
             store=store,
             allow_pickle=allow_pickle,
             on_progress=report,
+            spark_master=spark_master,
+            beam_runner=beam_runner,
+            beam_options=beam_option or (),
         )
     if json_output:
         print_json(result.to_dict())

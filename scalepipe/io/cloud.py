@@ -54,7 +54,7 @@ class BigQuerySource:
 
     def _batches(self) -> Iterator[Any]:
         try:
-            from google.cloud import bigquery
+            import google.cloud.bigquery as bigquery
         except ImportError as error:
             raise DatasetError(
                 "BigQuery needs the bigquery extra: pip install 'scalepipe[bigquery]'"

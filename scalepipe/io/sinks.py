@@ -44,7 +44,8 @@ class ParquetFolderWriter:
     `run=<id>/` at commit: a rename on a local disk, so a reader sees all or nothing.
 
     Threads may write at once (`concurrent`): each writes its own part file, so that
-    encoding runs on every core."""
+    encoding runs on every core. An engine that writes files itself (Spark) writes them
+    into `staging` and commits through this writer."""
 
     concurrent = True
 
@@ -87,7 +88,7 @@ class ParquetFolderWriter:
     def commit(self) -> None:
         """Set the run's earlier rows aside, move the new ones in, then drop the old: a
         kill between the two moves is undone by the next writer of the run (_recover)."""
-        if not self._parts:
+        if not self._parts and not self.filesystem.ls(self.staging):
             self._part()  # a run with no rows still writes a file: its schema
         self._close()
         aside = f"{self.root}/_replaced-{self.run_id}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,249 @@
+"""The Spark engine: the same job on PySpark, `local[2]` by default or a cluster.
+
+Spark reads local Parquet and CSV files itself; every other source (s3://, gs://,
+`sql:`, `dataset:`, BigQuery) is read on the executors through a Python data source
+over scalepipe's own Sources, one partition per file. The model's files are read and
+checked once on the driver, broadcast, and loaded once per Python worker (cached by the
+sha256 of its manifest); `mapInArrow` runs `score_batch` on Arrow batches, as the local
+engine does. A local Parquet folder sink is written by Spark into the run's staging
+folder and committed as the local engine commits; other sinks receive the scored rows
+on the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import SparkSession
+from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+from scalepipe.batch.scoring import ScorePlan, constant_text, score_batch
+from scalepipe.batch.workers import (
+    model_files,
+    open_on_worker,
+    partitions,
+    plain_schema,
+    read_partition,
+    worker_model,
+)
+from scalepipe.errors import DatasetError
+from scalepipe.io.sinks import ParquetFolderSink
+from scalepipe.io.sources import FileSource
+from scalepipe.predict.predictor import Predictor
+from scalepipe.types import Sink, Source
+
+DEFAULT_MASTER = "local[2]"
+_QUIET_PANDAS_WARNING = "ignore:PySpark does not yet fully support pandas:FutureWarning"
+_session_lock = threading.Lock()
+
+
+def spark_session(master: str | None = None) -> Any:
+    """The process's SparkSession (created once, then shared): on loopback, UTC, Arrow."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Spark's Python workers run `python3` from PATH unless told: this interpreter has
+    # scalepipe and its dependencies installed.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # PySpark 4.3 warns that pandas 3 is "not fully supported"; scalepipe hands Spark
+    # Arrow batches only, never pandas objects.
+    warnings.filterwarnings("ignore", message=_QUIET_PANDAS_WARNING.split(":")[1])
+    with _session_lock:
+        session = (
+            SparkSession.builder.master(master or DEFAULT_MASTER)
+            .appName("scalepipe")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
+            .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
+            .config("spark.executorEnv.PYTHONWARNINGS", _QUIET_PANDAS_WARNING)
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        session.dataSource.register(ScalepipeSource)
+        return session
+
+
+def run_spark(
+    source_text: str | None,
+    source: Source,
+    sink: Sink,
+    dead_sink: Sink | None,
+    predictor: Predictor,
+    plan: ScorePlan,
+    *,
+    master: str | None = None,
+    warehouse: str | None = None,
+) -> tuple[int, int, int]:
+    """Score on Spark; return rows in, rows out and rejected rows."""
+    spark = spark_session(master)
+    frame = _read(spark, source_text, source, warehouse)
+    schema = _arrow_schema(frame.schema)
+    where = str(source.describe().get("url") or source.describe().get("kind"))
+    plan.check_input(schema, where)
+    columns = plan.input_columns(schema)
+    frame = frame.select(*[f"`{name}`" for name in columns])
+    schema = pa.schema([schema.field(name) for name in columns])
+
+    context = spark.sparkContext
+    shipped = context.broadcast(model_files(predictor))
+    output_schema = plan.output_schema(schema)
+    rejected_schema = plan.rejected_schema(schema)
+    counted = {"in": context.accumulator(0), "rejected": context.accumulator(0)}
+
+    def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        loaded = worker_model(shipped.value)
+        for batch in batches:
+            scored = score_batch(batch, loaded.scorer, plan)
+            counted["in"].add(batch.num_rows)
+            counted["rejected"].add(scored.rejected_rows)
+            yield scored.output
+
+    try:
+        if dead_sink is None:
+            scored = frame.mapInArrow(score_partition, from_arrow_schema(output_schema))
+            _write(scored, sink, output_schema, plan.run_id)
+            # Accumulators count a retried task twice; none is retried in local mode.
+            rows_in, rejected = counted["in"].value, counted["rejected"].value
+            return rows_in, rows_in - rejected, rejected
+        return _with_dead_letters(
+            frame, shipped, plan, sink, dead_sink, output_schema, rejected_schema
+        )
+    finally:
+        shipped.unpersist()
+
+
+def _with_dead_letters(
+    frame: Any,
+    shipped: Any,
+    plan: ScorePlan,
+    sink: Sink,
+    dead_sink: Sink,
+    output_schema: pa.Schema,
+    rejected_schema: pa.Schema,
+) -> tuple[int, int, int]:
+    """Scored rows and rejected ones from one pass over the input: both kinds in one
+    cached DataFrame, told apart by a column, then written each to its sink."""
+    tagged = _tagged(output_schema, rejected_schema)
+
+    def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        loaded = worker_model(shipped.value)
+        for batch in batches:
+            scored = score_batch(batch, loaded.scorer, plan)
+            yield _tag(scored.output, "out", tagged)
+            if scored.rejected is not None:
+                yield _tag(scored.rejected, "dead", tagged)
+
+    scored = frame.mapInArrow(score_partition, from_arrow_schema(tagged)).cache()
+    try:
+        counts = scored.groupBy("_scalepipe_kind").count().collect()
+        by_kind = {row["_scalepipe_kind"]: int(row["count"]) for row in counts}
+        outputs = scored.where("_scalepipe_kind = 'out'").select(*output_schema.names)
+        letters = scored.where("_scalepipe_kind = 'dead'").select(*rejected_schema.names)
+        _write(letters, dead_sink, rejected_schema, plan.run_id)
+        _write(outputs, sink, output_schema, plan.run_id)
+    finally:
+        scored.unpersist()
+    rows_out, rejected = by_kind.get("out", 0), by_kind.get("dead", 0)
+    return rows_out + rejected, rows_out, rejected
+
+
+def _read(spark: Any, text: str | None, source: Source, warehouse: str | None) -> Any:
+    """Spark's own reader for local files; the scalepipe data source for the rest."""
+    if isinstance(source, FileSource) and text is not None and "://" not in text:
+        dataset = source._dataset()  # the data files only, as the local engine reads them
+        files = [str(Path(name).resolve()) for name in dataset.files]
+        kind = getattr(dataset.format, "default_extname", None)
+        if kind == "parquet":
+            return spark.read.parquet(*files)
+        if kind == "csv":
+            return spark.read.csv(files, header=True, inferSchema=True)
+    if text is None:
+        raise DatasetError("the spark engine reads sources named by a string")
+    options = {"source": text}
+    if warehouse:
+        options["warehouse"] = warehouse
+    return spark.read.format("scalepipe").options(**options).load()
+
+
+def _write(frame: Any, sink: Sink, schema: pa.Schema, run_id: str) -> None:
+    writer = sink.writer(schema, run_id)
+    try:
+        staging = getattr(writer, "staging", None)
+        if isinstance(sink, ParquetFolderSink) and "://" not in sink.url and staging:
+            frame.write.mode("overwrite").parquet(str(staging))
+        else:
+            # Other sinks receive the rows on the driver: bounded by the output's size.
+            for batch in frame.toArrow().cast(schema).to_batches(max_chunksize=65_536):
+                writer.write(batch)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+# One output schema for the two kinds of rows mapInArrow returns with dead letters
+# (scored, rejected with a reason), told apart by a column, so that the input is read once.
+
+
+def _tagged(output: pa.Schema, rejected: pa.Schema) -> pa.Schema:
+    fields = {field.name: field.with_nullable(True) for field in output}
+    for field in rejected:
+        fields.setdefault(field.name, field.with_nullable(True))
+    return pa.schema([pa.field("_scalepipe_kind", pa.string()), *fields.values()])
+
+
+def _tag(batch: pa.RecordBatch, kind: str, schema: pa.Schema) -> pa.RecordBatch:
+    columns = []
+    for field in schema:
+        if field.name == "_scalepipe_kind":
+            columns.append(constant_text(kind, batch.num_rows))
+        elif field.name in batch.schema.names:
+            columns.append(batch.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(batch.num_rows, field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _arrow_schema(spark_schema: Any) -> pa.Schema:
+    return to_arrow_schema(spark_schema, timezone="UTC")
+
+
+# Reading scalepipe Sources on the executors
+
+
+class ScalepipeSource(DataSource):
+    """`spark.read.format("scalepipe").option("source", TEXT).load()`: any Source
+    string, one partition per file for files."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "scalepipe"
+
+    def _source(self) -> Source:
+        return open_on_worker(self.options["source"], self.options.get("warehouse"))
+
+    def schema(self) -> Any:
+        return from_arrow_schema(plain_schema(self._source().schema()))
+
+    def reader(self, schema: Any) -> Any:
+        return ScalepipeReader(self)
+
+
+class ScalepipeReader(DataSourceReader):
+    def __init__(self, data_source: ScalepipeSource) -> None:
+        self.data_source = data_source
+
+    def partitions(self) -> list[Any]:
+        return [InputPartition(part) for part in partitions(self.data_source._source())]
+
+    def read(self, partition: Any) -> Iterator[pa.RecordBatch]:
+        yield from read_partition(self.data_source._source(), partition.value)

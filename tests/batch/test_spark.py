@@ -1,0 +1,140 @@
+"""Batch scoring on Apache Spark (local[2], one session for the whole test run): the same
+rows as the local engine, from files Spark reads itself and from any other source."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from scalepipe.batch import score
+from scalepipe.errors import DatasetError, InvalidInput
+from scalepipe.io import open_warehouse
+from scalepipe.store import ModelStore
+from tests.batch.conftest import games_rows
+from tests.batch.test_local import bad_rows_file, folder_state, read_run
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+
+def same_rows(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Same keys, same row count, predictions within 1e-12, same model columns."""
+    left = left.sort_values("user_id", ignore_index=True)
+    right = right.sort_values("user_id", ignore_index=True)
+    assert len(left) == len(right) and len(left) > 0
+    assert (left["user_id"] == right["user_id"]).all()
+    assert np.abs(left["prediction"] - right["prediction"]).max() <= 1e-12
+    for column in ("model", "model_version", "run_id"):
+        assert (left[column] == right[column]).all()
+
+
+@pytest.mark.parametrize("model", ["games:1", "games:2"], ids=["logistic", "gradient boosting"])
+def test_spark_gives_the_local_engines_rows(
+    store: ModelStore, games_parquet: Path, tmp_path: Path, model: str
+) -> None:
+    local = score(model, str(games_parquet), str(tmp_path / "local"), keys=["user_id"],
+                  run_id="r")  # fmt: skip
+    spark = score(model, str(games_parquet), str(tmp_path / "spark"), keys=["user_id"],
+                  run_id="r", engine="spark")  # fmt: skip
+    figures = (spark.engine, spark.rows_in, spark.rows_out, spark.rejected)
+    assert figures == ("spark", 12_000, 12_000, 0)
+    assert local.rows_out == spark.rows_out
+    same_rows(read_run(tmp_path / "local", "r"), read_run(tmp_path / "spark", "r"))
+    assert [p.name for p in (tmp_path / "spark").iterdir()] == ["run=r"]
+
+
+def test_spark_reads_any_source_and_writes_any_sink(
+    store: ModelStore, games_parquet: Path, tmp_path: Path, s3_store: str
+) -> None:
+    """A Parquet folder on the S3 server, read on the executors by the scalepipe data
+    source, into a warehouse table; a generated dataset into a Parquet folder."""
+    import fsspec
+
+    bucket = s3_store.rsplit("/", 1)[0] + "/input"
+    for path in sorted(games_parquet.iterdir()):
+        with fsspec.open(f"{bucket}/{path.name}", "wb") as remote:
+            remote.write(path.read_bytes())
+    score("games", bucket, "table:spark_scores", keys=["user_id"], run_id="s3", engine="spark")
+    score("games", str(games_parquet), str(tmp_path / "local"), keys=["user_id"], run_id="s3")
+    warehouse = open_warehouse(str(tmp_path / "warehouse.duckdb"))
+    same_rows(warehouse.query("SELECT * FROM spark_scores"), read_run(tmp_path / "local", "s3"))
+
+    result = score("games", "dataset:games?rows=30000&seed=4", str(tmp_path / "gen"),
+                   run_id="g", engine="spark")  # fmt: skip
+    assert result.rows_out == 30_000
+    written = read_run(tmp_path / "gen", "g")
+    assert len(written) == 30_000 and list(written.columns)[:11] == [
+        *(f"G{i}" for i in range(1, 11)), "label"]  # fmt: skip
+
+
+def test_spark_follows_on_error_as_the_local_engine(store: ModelStore, tmp_path: Path) -> None:
+    source = str(bad_rows_file(tmp_path))
+    with pytest.raises(InvalidInput, match="feature 'G2' must be a finite number, got null"):
+        score("games", source, str(tmp_path / "failed"), keys=["user_id"], engine="spark")
+    assert not list((tmp_path / "failed").glob("run=*"))
+
+    skipped = score("games", source, str(tmp_path / "skip"), keys=["user_id"],
+                    on_error="skip", engine="spark", run_id="s")  # fmt: skip
+    assert (skipped.rows_in, skipped.rows_out, skipped.rejected) == (500, 497, 3)
+
+    for engine in ("local", "spark"):
+        score("games", source, str(tmp_path / engine), keys=["user_id"], engine=engine,
+              on_error=f"dead-letter:{tmp_path / engine}-dead", run_id="d")  # fmt: skip
+    same_rows(read_run(tmp_path / "local", "d"), read_run(tmp_path / "spark", "d"))
+    letters = {engine: read_run(tmp_path / f"{engine}-dead", "d").sort_values("user_id",
+               ignore_index=True) for engine in ("local", "spark")}  # fmt: skip
+    pd.testing.assert_frame_equal(letters["local"], letters["spark"], check_dtype=False)
+    assert len(letters["spark"]) == 3
+
+
+def test_spark_refuses_a_schema_mismatch_before_any_work(store: ModelStore, tmp_path: Path) -> None:
+    source = tmp_path / "bad.parquet"
+    games_rows(100).drop(columns=["G4"]).to_parquet(source)
+    with pytest.raises(DatasetError, match="'G4'"):
+        score("games", str(source), str(tmp_path / "out"), keys=["user_id"], engine="spark")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_spark_job_killed_at_any_moment_leaves_the_sink_as_it_was(
+    store: ModelStore, tmp_path: Path
+) -> None:
+    """SIGKILL of `scalepipe batch score --engine spark` (its JVM and Python workers too)
+    at random moments: a reader sees the earlier run every time."""
+    source = tmp_path / "in.parquet"
+    pq.write_table(pq.read_table(bad_rows_file(tmp_path)).slice(40), source)
+    out = tmp_path / "out"
+    score("games", str(source), str(out), keys=["user_id"], run_id="nightly")
+    before = folder_state(out)
+    command = [sys.executable, "-m", "scalepipe.cli", "batch", "score", "games:2", "-i",
+               str(source), "-o", str(out), "--run-id", "nightly", "--engine", "spark"]  # fmt: skip
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    whole = time.monotonic() - started
+    assert set(read_run(out, "nightly")["model_version"]) == {2}
+    score("games", str(source), str(out), keys=["user_id"], run_id="nightly")
+    before = folder_state(out)
+
+    interrupted = 0
+    for percent in random.Random(11).sample(range(5, 100), 4):
+        job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+        time.sleep(whole * percent / 100)
+        os.killpg(job.pid, signal.SIGKILL)  # the CLI, its JVM and its Python workers
+        job.wait()
+        if folder_state(out) == before:
+            interrupted += 1
+            continue
+        run = read_run(out, "nightly")  # all or nothing
+        assert set(run["model_version"]) == {2} and len(run) == 460, f"killed at {percent}%"
+        score("games", str(source), str(out), keys=["user_id"], run_id="nightly")
+        before = folder_state(out)
+    assert interrupted >= 2
