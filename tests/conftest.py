@@ -185,3 +185,41 @@ def spark(s3_endpoint: str) -> Iterator[Any]:
     session = spark_session()
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def datastore_emulator() -> Iterator[str]:
+    """The Datastore emulator of this machine's gcloud CLI, in memory, for the whole run;
+    yields its host:port. It runs in a process group of its own: stopping the gcloud
+    wrapper alone would leave its Java process running."""
+    import shutil
+    import signal
+    import urllib.request
+
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        if os.environ.get("CI"):
+            pytest.fail("the gcloud CLI (with its Datastore emulator) is not installed")
+        pytest.skip("the gcloud CLI is not installed")
+    port = _free_port()
+    emulator = subprocess.Popen(
+        [gcloud, "beta", "emulators", "datastore", "start", "--project=test",
+         f"--host-port=127.0.0.1:{port}", "--no-store-on-disk", "--consistency=1.0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=os.environ | {"CLOUDSDK_CORE_PROJECT": "test"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    if answer.read().strip() == b"Ok":
+                        break
+            except OSError:
+                if emulator.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Datastore emulator did not start") from None
+                time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(emulator.pid, signal.SIGTERM)
+        emulator.wait(timeout=30)

@@ -13,13 +13,12 @@ def lookup(sink: str, key: str, *, settings: Settings | None = None) -> dict[str
     read = getattr(opened, "lookup", None)
     if read is None:
         raise DatasetError(
-            f"{sink!r} is not a key-value sink: lookup reads redis://... (Parquet folders "
-            "and tables are read with SQL: scalepipe data show, or the warehouse)"
+            f"{sink!r} is not a key-value sink: lookup reads redis://... and datastore://... "
+            "(Parquet folders and tables are read with SQL: scalepipe data show, or the warehouse)"
         )
     entry: dict[str, str] | None = read(key)
     if entry is None:
         described = opened.describe()
-        raise DatasetError(
-            f"no entry {key!r} in {described.get('url')} (prefix {described.get('prefix', '')!r})"
-        )
+        prefix = f" (prefix {described['prefix']!r})" if described.get("prefix") else ""
+        raise DatasetError(f"no entry {key!r} in {described.get('url')}{prefix}")
     return entry

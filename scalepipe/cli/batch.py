@@ -43,7 +43,8 @@ def batch_score(
             "--output",
             "-o",
             help="Where predictions go: a Parquet folder (local, s3://, gs://), "
-            "'table:NAME[?mode=append]', or 'redis://HOST:6379/0?prefix=P' (needs --key).",
+            "'table:NAME[?mode=append]', 'redis://HOST:6379/0?prefix=P' or "
+            "'datastore://PROJECT/KIND' (these two need --key).",
         ),
     ],
     engine: Annotated[str, typer.Option(help="local (this machine), spark or beam.")] = "local",
@@ -135,7 +136,12 @@ def batch_score(
 
 @batch_app.command("lookup")
 def batch_lookup(
-    sink: Annotated[str, typer.Argument(help="A key-value sink: redis://HOST:6379/0?prefix=P.")],
+    sink: Annotated[
+        str,
+        typer.Argument(
+            help="A key-value sink: redis://HOST:6379/0?prefix=P or datastore://P/KIND."
+        ),
+    ],
     key: Annotated[str, typer.Argument(help="The entry's key (several key columns: a:b).")],
     json_output: JsonOption = False,
 ) -> None:

@@ -17,6 +17,7 @@ Sinks (rows to write, visible only when complete, once per run id):
     table:NAME                                 a warehouse table, replaced by the run's rows
     table:NAME?mode=append                     ... or the run's rows added (a rerun replaces them)
     redis://HOST:6379/0?prefix=games:          a Redis hash per row, keyed by the key columns
+    datastore://PROJECT/KIND?namespace=NS      a Datastore entity per row, named by its key
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from urllib.parse import parse_qsl
 from scalepipe.config import Settings
 from scalepipe.errors import DatasetError
 from scalepipe.io.cloud import BigQuerySource, KaggleSource
-from scalepipe.io.keyvalue import RedisSink
+from scalepipe.io.keyvalue import DatastoreSink, RedisSink
 from scalepipe.io.sinks import ParquetFolderSink, WarehouseTableSink
 from scalepipe.io.sources import DatasetSource, FileSource, QuerySource, UrlSource
 from scalepipe.io.warehouse import check_identifier
@@ -69,6 +70,8 @@ def open_sink(
         return WarehouseTableSink(settings.warehouse, table, append=mode == "append")
     if text.startswith(("redis://", "rediss://")):
         return RedisSink(text, keys)
+    if text.startswith("datastore://"):
+        return DatastoreSink(text, keys)
     scheme, separator, _ = text.partition("://")
     if separator and scheme not in _file_schemes():
         raise DatasetError(

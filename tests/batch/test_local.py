@@ -347,3 +347,37 @@ def test_memory_does_not_grow_with_the_rows(store: ModelStore, tmp_path: Path) -
     small, large = peaks
     assert large < 500, f"peak RSS {large:.0f} MB for 9 M rows"
     assert large - small < 60, f"peak RSS grew from {small:.0f} to {large:.0f} MB with the rows"
+
+
+def test_datastore_lookup_store_on_the_emulator(
+    store: ModelStore,
+    games_parquet: Path,
+    datastore_emulator: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The book's chapter 7 lookup store: an entity per player, read back by key."""
+    import uuid
+
+    from scalepipe.io.keyvalue import DatastoreSink
+
+    monkeypatch.setenv("DATASTORE_EMULATOR_HOST", datastore_emulator)
+    kind = f"Scores{uuid.uuid4().hex[:8]}"
+    sink = f"datastore://test/{kind}"
+    with pytest.raises(DatasetError, match="--key"):
+        score("games", str(games_parquet), sink)
+    for _ in range(2):  # the same run twice: the same entities, none twice
+        result = score("games", str(games_parquet), sink, keys=["user_id"], run_id="nightly")
+        assert result.rows_out == 12_000
+    client = DatastoreSink(sink, None).client()  # the emulator, without credentials
+    query = client.query(kind=kind)
+    query.keys_only()
+    assert len(list(query.fetch())) == 12_000
+
+    source = pd.read_parquet(games_parquet)
+    truth = expected("games", source)
+    user = int(source["user_id"].iloc[77])
+    found = scalepipe("batch", "lookup", sink, str(user), "--json")
+    assert found.returncode == 0, found.stderr
+    entry = json.loads(found.stdout)
+    assert float(entry["prediction"]) == pytest.approx(truth[user], abs=1e-12)
+    assert (entry["model"], entry["model_version"], entry["run_id"]) == ("games", "1", "nightly")
