@@ -12,16 +12,11 @@ on the driver.
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -35,41 +30,18 @@ from scalepipe.batch.workers import (
     worker_model,
 )
 from scalepipe.errors import DatasetError
+from scalepipe.io import spark as io_spark
 from scalepipe.io.sinks import ParquetFolderSink
 from scalepipe.io.sources import FileSource
 from scalepipe.predict.predictor import Predictor
 from scalepipe.types import Sink, Source
 
-DEFAULT_MASTER = "local[2]"
-_QUIET_PANDAS_WARNING = "ignore:PySpark does not yet fully support pandas:FutureWarning"
-_session_lock = threading.Lock()
-
 
 def spark_session(master: str | None = None) -> Any:
-    """The process's SparkSession (created once, then shared): on loopback, UTC, Arrow."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    # Spark's Python workers run `python3` from PATH unless told: this interpreter has
-    # scalepipe and its dependencies installed.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # PySpark 4.3 warns that pandas 3 is "not fully supported"; scalepipe hands Spark
-    # Arrow batches only, never pandas objects.
-    warnings.filterwarnings("ignore", message=_QUIET_PANDAS_WARNING.split(":")[1])
-    with _session_lock:
-        session = (
-            SparkSession.builder.master(master or DEFAULT_MASTER)
-            .appName("scalepipe")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
-            .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
-            .config("spark.executorEnv.PYTHONWARNINGS", _QUIET_PANDAS_WARNING)
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
-        session.dataSource.register(ScalepipeSource)
-        return session
+    """The process's SparkSession, with scalepipe's data source registered."""
+    session = io_spark.spark_session(master)
+    session.dataSource.register(ScalepipeSource)
+    return session
 
 
 def run_spark(

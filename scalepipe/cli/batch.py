@@ -17,7 +17,15 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from scalepipe.cli.common import JsonOption, ModelArgument, StoreOption, console, out, print_json
+from scalepipe.cli.common import (
+    JsonOption,
+    ModelArgument,
+    SparkMasterOption,
+    StoreOption,
+    console,
+    out,
+    print_json,
+)
 
 batch_app = typer.Typer(
     help="Batch scoring: a source of rows in, predictions out (docs/batch.md).",
@@ -68,10 +76,7 @@ def batch_score(
             "them), or dead-letter:SINK (write them there with the reason)."
         ),
     ] = "fail",
-    spark_master: Annotated[
-        str | None,
-        typer.Option(help="Spark master URL for --engine spark \\[default: local\\[2]]."),
-    ] = None,
+    spark_master: SparkMasterOption = None,
     beam_runner: Annotated[
         str | None,
         typer.Option(

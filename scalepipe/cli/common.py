@@ -45,6 +45,11 @@ WarehouseOption = Annotated[
     ),
 ]
 
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(help="Spark master URL for --engine spark \\[default: local\\[2]]."),
+]
+
 
 def progress_bar() -> Progress:
     return Progress(

@@ -11,6 +11,7 @@ from rich.table import Table
 from scalepipe.cli.common import (
     JsonOption,
     SourceOption,
+    SparkMasterOption,
     StoreOption,
     WarehouseOption,
     out,
@@ -35,6 +36,11 @@ def train(
         int | None, typer.Option(help="Epochs of the mlp \\[default: 100].", min=1)
     ] = None,
     plot: Annotated[bool, typer.Option(help="Write a PNG plot to the plots folder.")] = True,
+    engine: Annotated[
+        str,
+        typer.Option(help="local, or spark: MLlib fits linear and logistic models (book ch. 6)."),
+    ] = "local",
+    spark_master: SparkMasterOption = None,
     publish: Annotated[
         bool, typer.Option("--publish", help="Publish the model to the store.")
     ] = False,
@@ -49,11 +55,14 @@ def train(
 
     Example: scalepipe train games --model mlp --source ../shared/data/games-expand.csv
     Example: scalepipe train games --publish --alias champion
+    Example: scalepipe train games --model logistic --engine spark --publish
     """
     from scalepipe.train.run import train as run_training
 
     if (name or alias) and not publish:
         raise typer.BadParameter("--name and --alias apply with --publish")
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter(f"--engine takes local or spark, not {engine!r}")
     with progress_bar() as progress:
         task = progress.add_task(
             f"{dataset} {model or ''} epochs".replace("  ", " "), total=None, visible=False
@@ -73,6 +82,8 @@ def train(
             epochs=epochs,
             plot=plot,
             on_epoch=on_epoch,
+            engine="spark" if engine == "spark" else "local",
+            spark_master=spark_master,
         )
     published = _publish_trained(trained, name, alias, store) if publish else None
     if json_output:

@@ -104,8 +104,11 @@ def train_frame(
     plot_dir: Path | None = None,
     on_epoch: EpochCallback | None = None,
     extra_params: dict[str, Any] | None = None,
+    engine: Literal["local", "spark"] = "local",
+    spark_master: str | None = None,
 ) -> TrainedModel:
-    """Fit `recipe` on a dataset's table held in `frame`, score the held-out split."""
+    """Fit `recipe` on a dataset's table held in `frame`, score the held-out split. With
+    `engine="spark"`, linear and logistic models are fitted by MLlib (train/spark.py)."""
     described = spec(dataset)
     if described.task is None or described.target is None:
         raise TrainingError(
@@ -127,7 +130,14 @@ def train_frame(
     wanted: dict[str, Any] = {"epochs": epochs} if epochs else {}
     if on_epoch is not None and "on_epoch" in inspect.signature(chosen.make).parameters:
         wanted["on_epoch"] = on_epoch
-    estimator = chosen.estimator(task, seed, wanted).fit(x_train, y_train)
+    if engine == "spark":
+        from scalepipe.train.spark import MLlibEstimator
+
+        if wanted:
+            raise TrainingError("--engine spark takes no epochs (MLlib's linear models)")
+        estimator: Any = MLlibEstimator(name, seed, spark_master).fit(x_train, y_train)
+    else:
+        estimator = chosen.estimator(task, seed, wanted).fit(x_train, y_train)
     model = artifact(estimator)
     signature = Signature.from_frame(
         frame,
@@ -169,6 +179,8 @@ def train(
     plot: bool = True,
     settings: Settings | None = None,
     on_epoch: EpochCallback | None = None,
+    engine: Literal["local", "spark"] = "local",
+    spark_master: str | None = None,
 ) -> TrainedModel:
     """Load a named dataset from its source and train `recipe` on it."""
     settings = settings or Settings.load()
@@ -186,6 +198,8 @@ def train(
         plot_dir=Path(settings.plots_dir) if plot else None,
         on_epoch=on_epoch,
         extra_params={"source": redact_url(source) if source else "generated"},
+        engine=engine,
+        spark_master=spark_master,
     )
 
 
