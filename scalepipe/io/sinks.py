@@ -88,14 +88,14 @@ class ParquetFolderWriter:
     def commit(self) -> None:
         """Set the run's earlier rows aside, move the new ones in, then drop the old: a
         kill between the two moves is undone by the next writer of the run (_recover)."""
-        if not self._parts and not self.filesystem.ls(self.staging):
+        if not self._parts and not self.filesystem.find(self.staging):
             self._part()  # a run with no rows still writes a file: its schema
         self._close()
         aside = f"{self.root}/_replaced-{self.run_id}-{uuid.uuid4().hex[:8]}"
         replacing = self.filesystem.exists(self.final)
         if replacing:
-            self.filesystem.mv(self.final, aside, recursive=True)
-        self.filesystem.mv(self.staging, self.final, recursive=True)
+            _move_folder(self.filesystem, self.final, aside)
+        _move_folder(self.filesystem, self.staging, self.final)
         if replacing:
             self.filesystem.rm(aside, recursive=True)
 
@@ -105,7 +105,7 @@ class ParquetFolderWriter:
         pattern = f"{self.root}/_replaced-{self.run_id}-*"
         for aside in self.filesystem.glob(pattern):
             if not self.filesystem.exists(self.final):
-                self.filesystem.mv(aside, self.final, recursive=True)
+                _move_folder(self.filesystem, aside, self.final)
             else:
                 self.filesystem.rm(aside, recursive=True)
         for staging in self.filesystem.glob(f"{self.root}/_staging-{self.run_id}-*"):
@@ -122,6 +122,16 @@ class ParquetFolderWriter:
         for handle, writer in parts:
             writer.close()
             handle.close()
+
+
+def _move_folder(filesystem: Any, source: str, target: str) -> None:
+    """A rename on a local disk (atomic); file by file on an object store, which has no
+    folders to rename (each object appears whole, the folder's files one by one)."""
+    if "file" in filesystem.protocol:
+        filesystem.mv(source, target, recursive=True)
+        return
+    for name in filesystem.find(source):
+        filesystem.mv(name, f"{target}/{str(name)[len(source) :].lstrip('/')}")
 
 
 def _dictionary_columns(schema: Any) -> list[str]:

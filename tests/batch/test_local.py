@@ -381,3 +381,22 @@ def test_datastore_lookup_store_on_the_emulator(
     entry = json.loads(found.stdout)
     assert float(entry["prediction"]) == pytest.approx(truth[user], abs=1e-12)
     assert (entry["model"], entry["model_version"], entry["run_id"]) == ("games", "1", "nightly")
+
+
+def test_a_parquet_folder_sink_on_the_s3_server(
+    store: ModelStore, games_parquet: Path, s3_store: str
+) -> None:
+    """The same rows on the local S3 server: one run folder, replaced by a rerun."""
+    import fsspec
+
+    out = s3_store.rsplit("/", 1)[0] + "/predictions"
+    for model in ("games:1", "games:2"):
+        score(model, str(games_parquet), out, keys=["user_id"], run_id="s3")
+    filesystem, root = fsspec.core.url_to_fs(out)
+    assert [name.rsplit("/", 1)[1] for name in filesystem.ls(root)] == ["run=s3"]
+    written = pq.read_table(f"{root}/run=s3", filesystem=filesystem).to_pandas()
+    truth = expected("games:2", pd.read_parquet(games_parquet))
+    assert len(written) == 12_000 and set(written["model_version"]) == {2}
+    np.testing.assert_allclose(
+        written["prediction"], truth.loc[written["user_id"]].to_numpy(), rtol=0, atol=1e-12
+    )
