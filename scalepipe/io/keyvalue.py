@@ -36,6 +36,15 @@ def entry_key(values: Sequence[Any]) -> str:
     return KEY_SEPARATOR.join(_text(value) for value in values)
 
 
+def check_keys(sink: str, keys: Sequence[str], schema: Any) -> None:
+    """A key-value sink needs key columns, and the rows must hold them."""
+    if not keys:
+        raise DatasetError(f"{sink} stores one entry per key: name the key column(s) with --key")
+    missing = [key for key in keys if key not in schema.names]
+    if missing:
+        raise DatasetError(f"the rows lack key column(s) {', '.join(missing)}")
+
+
 def keyed_rows(
     batch: Any, keys: Sequence[str], fields: Sequence[str], *, as_text: bool = True
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -94,14 +103,7 @@ class RedisSink:
     def writer(self, schema: Any, run_id: str) -> RedisWriter:
         from scalepipe.io.sinks import check_run_id
 
-        if not self.keys:
-            raise DatasetError(
-                f"a Redis sink ({redact_url(self.url)}) stores one entry per key: name the "
-                "key column(s) with --key"
-            )
-        missing = [key for key in self.keys if key not in schema.names]
-        if missing:
-            raise DatasetError(f"the rows lack key column(s) {', '.join(missing)}")
+        check_keys(f"a Redis sink ({redact_url(self.url)})", self.keys, schema)
         return RedisWriter(self, schema, check_run_id(run_id))
 
     def lookup(self, key: str) -> dict[str, str] | None:
@@ -215,14 +217,7 @@ class DatastoreSink:
     def writer(self, schema: Any, run_id: str) -> DatastoreWriter:
         from scalepipe.io.sinks import check_run_id
 
-        if not self.keys:
-            raise DatasetError(
-                f"a Datastore sink ({self.url}) stores one entity per key: name the key "
-                "column(s) with --key"
-            )
-        missing = [key for key in self.keys if key not in schema.names]
-        if missing:
-            raise DatasetError(f"the rows lack key column(s) {', '.join(missing)}")
+        check_keys(f"a Datastore sink ({self.url})", self.keys, schema)
         return DatastoreWriter(self, schema, check_run_id(run_id))
 
     def lookup(self, key: str) -> dict[str, str] | None:
