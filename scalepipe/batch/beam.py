@@ -30,11 +30,12 @@ from scalepipe.batch.workers import (
     model_files,
     open_on_worker,
     partitions,
-    plain_schema,
     read_partition,
     worker_model,
 )
 from scalepipe.errors import DatasetError
+from scalepipe.io.plain import plain_schema
+from scalepipe.io.sinks import writing
 from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.types import Sink, Source
 
@@ -130,11 +131,7 @@ def run_beam(
     """Score on Beam; return rows in, rows out and rejected rows."""
     if source_text is None:
         raise DatasetError("the beam engine reads sources named by a string")
-    schema = plain_schema(source.schema())
-    where = str(source.describe().get("url") or source.describe().get("kind"))
-    plan.check_input(schema, where)
-    columns = plan.input_columns(schema)
-    schema = pa.schema([schema.field(name) for name in columns])
+    schema = plan.read_schema(plain_schema(source.schema()), source)
     output_schema, rejected_schema = plan.output_schema(schema), plan.rejected_schema(schema)
 
     pipeline_options = PipelineOptions(list(options))
@@ -146,7 +143,7 @@ def run_beam(
             _ = (
                 pipeline
                 | "parts" >> beam.Create(partitions(source))
-                | "read" >> beam.ParDo(_ReadPart(source_text, warehouse, columns))
+                | "read" >> beam.ParDo(_ReadPart(source_text, warehouse, schema.names))
                 | "score" >> RunInference(ScalepipeModelHandler(model_files(predictor), plan))
                 | "stage" >> beam.ParDo(_WriteParts(staging, output_schema, rejected_schema))
             )
@@ -181,19 +178,14 @@ def _pipeline(runner: str | None, options: PipelineOptions) -> beam.Pipeline:
 
 def _publish(filesystem: Any, folder: str, sink: Sink, schema: pa.Schema, run_id: str) -> int:
     """Stream the staged Arrow files into the sink; commit; return the row count."""
-    writer = sink.writer(schema, run_id)
     rows = 0
-    try:
+    with writing(sink, schema, run_id) as writer:
         names = sorted(filesystem.glob(f"{folder}/*.arrow")) if filesystem.exists(folder) else []
         for name in names:
             with filesystem.open(name, "rb") as handle:
                 for batch in pa.ipc.open_stream(handle):
                     writer.write(batch)
                     rows += batch.num_rows
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     return rows
 
 

@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -20,11 +21,11 @@ from scalepipe.batch.local import Counts
 from scalepipe.batch.scoring import OnError, ScorePlan
 from scalepipe.config import Settings
 from scalepipe.errors import DatasetError, InvalidInput, ScalepipeError
-from scalepipe.io.sinks import check_run_id
+from scalepipe.io.sinks import check_run_id, writing
 from scalepipe.io.uris import open_sink, open_source
 from scalepipe.predict.predictor import Predictor
 from scalepipe.store.store import ModelStore
-from scalepipe.types import Sink, Source, Writer
+from scalepipe.types import Sink, Source
 
 Engine = Literal["local", "spark", "beam"]
 ENGINES: tuple[Engine, ...] = ("local", "spark", "beam")
@@ -138,33 +139,29 @@ def _run_local(
     workers: int,
     on_progress: Progress | None,
 ) -> Counts:
-    import pyarrow as pa
-
     from scalepipe.batch.local import run_local
 
-    where = str(source.describe().get("url") or source.describe().get("kind"))
-    schema = source.schema()
-    plan.check_input(schema, where)
-    columns = plan.input_columns(schema)
-    schema = pa.schema([schema.field(name) for name in columns])
+    schema = plan.read_schema(source.schema(), source)
     total = _count_rows(source)
-    writers: list[Writer] = []
-    try:
-        writer = sink.writer(plan.output_schema(schema), plan.run_id)
-        writers.append(writer)
-        dead = dead_sink.writer(plan.rejected_schema(schema), plan.run_id) if dead_sink else None
-        if dead is not None:
-            writers.append(dead)
-        done = 0
+    done = 0
 
-        def progress(rows: int) -> None:
-            nonlocal done
-            done += rows
-            if on_progress is not None:
-                on_progress(done, total)
+    def progress(rows: int) -> None:
+        nonlocal done
+        done += rows
+        if on_progress is not None:
+            on_progress(done, total)
 
-        counts = run_local(
-            source.read_batches(columns),
+    with ExitStack() as writers:  # closed in reverse: the dead letters, which explain
+        writer = writers.enter_context(  # the output, commit first
+            writing(sink, plan.output_schema(schema), plan.run_id)
+        )
+        dead = (
+            writers.enter_context(writing(dead_sink, plan.rejected_schema(schema), plan.run_id))
+            if dead_sink
+            else None
+        )
+        return run_local(
+            source.read_batches(schema.names),
             scorer,
             plan,
             writer,
@@ -172,14 +169,6 @@ def _run_local(
             workers=workers,
             on_progress=progress,
         )
-        while writers:  # the dead letters first: they explain the output
-            writers[-1].commit()
-            writers.pop()
-        return counts
-    except BaseException:
-        for each in writers:
-            each.abort()
-        raise
 
 
 def _run_distributed(

@@ -9,6 +9,7 @@ the output rows and, apart, the rejected input rows with the reason for each.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,8 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from scalepipe.errors import DatasetError, InvalidInput
+from scalepipe.io.plain import plain_column, plain_field
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.predict.scorers import Scorer
+from scalepipe.types import Source
 
 OnError = Literal["fail", "skip", "dead-letter"]
 PREDICTION = "prediction"
@@ -69,6 +72,13 @@ class ScorePlan:
             return list(schema.names)
         return list(dict.fromkeys((*self.keys, *self.features)))
 
+    def read_schema(self, schema: pa.Schema, source: Source) -> pa.Schema:
+        """The columns of `source` (whose schema an engine may have read its own way)
+        that the job reads, in reading order, after checking them (see `check_input`)."""
+        where = source.describe()
+        self.check_input(schema, str(where.get("url") or where.get("kind")))
+        return pa.schema([schema.field(name) for name in self.input_columns(schema)])
+
     def check_input(self, schema: pa.Schema, where: str) -> None:
         """Refuse, before any work, a source that lacks a column or holds a feature of a
         type that is not a number, naming the column."""
@@ -103,27 +113,38 @@ class ScorePlan:
         return list(schema.names) if self.keys is None else list(self.keys)
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
-        fields = [_plain(schema.field(name)) for name in self.output_keys(schema)]
-        return pa.schema(
-            [
-                *fields,
-                pa.field(PREDICTION, pa.float64(), nullable=False),
-                pa.field("model", pa.string(), nullable=False),
-                pa.field("model_version", pa.int64(), nullable=False),
-                pa.field("scored_at", SCORED_AT, nullable=False),
-                pa.field("run_id", pa.string(), nullable=False),
-            ]
-        )
+        return _output_schema(self, schema)
 
     def rejected_schema(self, schema: pa.Schema) -> pa.Schema:
-        fields = [_plain(schema.field(name)) for name in self.input_columns(schema)]
-        return pa.schema(
-            [
-                *fields,
-                pa.field(ERROR_COLUMN, pa.string(), nullable=False),
-                pa.field("run_id", pa.string(), nullable=False),
-            ]
-        )
+        return _rejected_schema(self, schema)
+
+
+# Built once per input schema rather than once per batch.
+
+
+@functools.lru_cache(maxsize=16)
+def _output_schema(plan: ScorePlan, schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [
+            *[plain_field(schema.field(name)) for name in plan.output_keys(schema)],
+            pa.field(PREDICTION, pa.float64(), nullable=False),
+            pa.field("model", pa.string(), nullable=False),
+            pa.field("model_version", pa.int64(), nullable=False),
+            pa.field("scored_at", SCORED_AT, nullable=False),
+            pa.field("run_id", pa.string(), nullable=False),
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _rejected_schema(plan: ScorePlan, schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [
+            *[plain_field(schema.field(name)) for name in plan.input_columns(schema)],
+            pa.field(ERROR_COLUMN, pa.string(), nullable=False),
+            pa.field("run_id", pa.string(), nullable=False),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -158,7 +179,7 @@ def score_batch(batch: pa.RecordBatch, scorer: Scorer, plan: ScorePlan, offset: 
         return Scored(output, int((~good).sum()))
     bad = np.flatnonzero(~good)
     taken = batch.select(plan.input_columns(batch.schema)).take(pa.array(bad))
-    columns = [_plain_column(column) for column in taken.columns]
+    columns = [plain_column(column) for column in taken.columns]
     columns += [pa.array([reasons(i) for i in bad]), constant_text(plan.run_id, len(bad))]
     rejected = pa.RecordBatch.from_arrays(columns, schema=plan.rejected_schema(batch.schema))
     return Scored(output, len(bad), rejected)
@@ -188,7 +209,7 @@ def _score(scorer: Scorer, matrix: np.ndarray) -> np.ndarray:
 def _output(batch: pa.RecordBatch, scores: np.ndarray, plan: ScorePlan) -> pa.RecordBatch:
     rows = len(scores)
     names = plan.output_keys(batch.schema)
-    columns = [_plain_column(batch.column(name)) for name in names]
+    columns = [plain_column(batch.column(name)) for name in names]
     stamp = np.datetime64(plan.scored_at.replace(tzinfo=None), "us")
     columns += [
         pa.array(scores, pa.float64()),
@@ -220,12 +241,3 @@ def _reasons(batch: pa.RecordBatch, matrix: np.ndarray, valid: np.ndarray, plan:
         return f"feature {name!r} must be a finite number, got {shown}"
 
     return reason
-
-
-def _plain(field: pa.Field) -> pa.Field:
-    kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-    return pa.field(field.name, kind, nullable=True)
-
-
-def _plain_column(column: pa.Array) -> pa.Array:
-    return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column

@@ -25,13 +25,13 @@ from scalepipe.batch.workers import (
     model_files,
     open_on_worker,
     partitions,
-    plain_schema,
     read_partition,
     worker_model,
 )
 from scalepipe.errors import DatasetError
 from scalepipe.io import spark as io_spark
-from scalepipe.io.sinks import ParquetFolderSink
+from scalepipe.io.plain import plain_schema
+from scalepipe.io.sinks import ParquetFolderSink, writing
 from scalepipe.io.sources import FileSource
 from scalepipe.predict.predictor import Predictor
 from scalepipe.types import Sink, Source
@@ -58,12 +58,8 @@ def run_spark(
     """Score on Spark; return rows in, rows out and rejected rows."""
     spark = spark_session(master)
     frame = _read(spark, source_text, source, warehouse)
-    schema = _arrow_schema(frame.schema)
-    where = str(source.describe().get("url") or source.describe().get("kind"))
-    plan.check_input(schema, where)
-    columns = plan.input_columns(schema)
-    frame = frame.select(*[f"`{name}`" for name in columns])
-    schema = pa.schema([schema.field(name) for name in columns])
+    schema = plan.read_schema(_arrow_schema(frame.schema), source)
+    frame = frame.select(*[f"`{name}`" for name in schema.names])
 
     context = spark.sparkContext
     shipped = context.broadcast(model_files(predictor))
@@ -147,8 +143,7 @@ def _read(spark: Any, text: str | None, source: Source, warehouse: str | None) -
 
 
 def _write(frame: Any, sink: Sink, schema: pa.Schema, run_id: str) -> None:
-    writer = sink.writer(schema, run_id)
-    try:
+    with writing(sink, schema, run_id) as writer:
         staging = getattr(writer, "staging", None)
         if isinstance(sink, ParquetFolderSink) and "://" not in sink.url and staging:
             frame.write.mode("overwrite").parquet(str(staging))
@@ -156,10 +151,6 @@ def _write(frame: Any, sink: Sink, schema: pa.Schema, run_id: str) -> None:
             # Other sinks receive the rows on the driver: bounded by the output's size.
             for batch in frame.toArrow().cast(schema).to_batches(max_chunksize=65_536):
                 writer.write(batch)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
 
 
 # One output schema for the two kinds of rows mapInArrow returns with dead letters

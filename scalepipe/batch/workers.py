@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from scalepipe.config import Settings
 from scalepipe.errors import DatasetError
+from scalepipe.io.plain import plain_batch
 from scalepipe.io.sources import FileSource
 from scalepipe.io.uris import open_source
 from scalepipe.predict.predictor import LoadedVersion, Predictor
@@ -50,19 +51,22 @@ def worker_model(files: dict[str, bytes]) -> LoadedVersion:
     key = digest.hexdigest()
     with _loaded_lock:
         if key not in _LOADED:
-            folder = Path(tempfile.mkdtemp(prefix=f"scalepipe-model-{key[:12]}-"))
-            for path, data in files.items():
-                target = (folder / path).resolve()
-                if not target.is_relative_to(folder.resolve()):
-                    raise DatasetError(f"a shipped model file leaves its folder: {path!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            name, version = next(
-                (Path(p).parts[0], int(Path(p).parts[1])) for p in files if len(Path(p).parts) > 2
-            )
-            _LOADED[key] = Predictor.load(
-                f"{name}:{version}", store=ModelStore(str(folder))
-            ).current
+            with tempfile.TemporaryDirectory(prefix=f"scalepipe-model-{key[:12]}-") as temp:
+                folder = Path(temp).resolve()
+                for path, data in files.items():
+                    target = (folder / path).resolve()
+                    if not target.is_relative_to(folder):
+                        raise DatasetError(f"a shipped model file leaves its folder: {path!r}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                name, version = next(
+                    (Path(p).parts[0], int(Path(p).parts[1]))
+                    for p in files
+                    if len(Path(p).parts) > 2
+                )
+                _LOADED[key] = Predictor.load(
+                    f"{name}:{version}", store=ModelStore(str(folder))
+                ).current
         return _LOADED[key]
 
 
@@ -98,23 +102,3 @@ def read_partition(source: Source, part: str | None) -> Iterator[pa.RecordBatch]
         batches = source.read_batches()
     for batch in batches:
         yield plain_batch(batch)
-
-
-def plain_schema(schema: pa.Schema) -> pa.Schema:
-    fields = []
-    for field in schema:
-        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-        if pa.types.is_large_string(kind):
-            kind = pa.string()
-        fields.append(pa.field(field.name, kind))
-    return pa.schema(fields)
-
-
-def plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays(
-        [
-            column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
-            for column in batch.columns
-        ],
-        schema=plain_schema(batch.schema),
-    )

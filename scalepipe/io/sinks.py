@@ -9,12 +9,14 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from scalepipe.config import redact_url
 from scalepipe.data.catalog import DatasetError
 from scalepipe.io.warehouse import Warehouse, check_identifier, open_warehouse
+from scalepipe.types import Sink, Writer
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -24,6 +26,19 @@ def check_run_id(run_id: str) -> str:
     if not RUN_ID.fullmatch(run_id) or ".." in run_id:
         raise DatasetError(f"run id {run_id!r} must be letters, digits and _.- (no path)")
     return run_id
+
+
+@contextmanager
+def writing(sink: Sink, schema: Any, run_id: str) -> Iterator[Writer]:
+    """A writer of `sink` that commits when the block ends and aborts if it fails, so
+    that a failed run leaves the sink as it was."""
+    writer = sink.writer(schema, run_id)
+    try:
+        yield writer
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 class ParquetFolderSink:

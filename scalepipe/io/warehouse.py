@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 from scalepipe.config import redact_url
 from scalepipe.errors import DatasetError
+from scalepipe.io.plain import plain_schema
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 Rows: TypeAlias = "pd.DataFrame | pa.RecordBatch | pa.Table"
@@ -115,7 +116,7 @@ class Warehouse(ABC):
             schema = None
             for part in parts:
                 rows = _to_arrow(part)
-                schema = schema or _plain_schema(rows.schema)
+                schema = schema or plain_schema(rows.schema)
                 self._append_staging(connection, table, rows.cast(schema))
                 added += rows.num_rows
             self._publish(connection, ())
@@ -314,7 +315,7 @@ class _StagedTable:
     def __init__(self, table: str, first: Rows) -> None:
         self.table = check_identifier(table)
         self.staging = f"{table}__scalepipe_staging"
-        self.schema = _plain_schema(_to_arrow(first).schema)
+        self.schema = plain_schema(_to_arrow(first).schema)
         self.rows = 0
 
     def arrow(self, rows: Rows) -> pa.Table:
@@ -329,15 +330,3 @@ def _to_arrow(rows: Rows) -> pa.Table:
     if isinstance(rows, pa.RecordBatch):
         return pa.Table.from_batches([rows])
     return pa.Table.from_pandas(rows, preserve_index=False)
-
-
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    fields = []
-    for field in schema:
-        kind = field.type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-        if pa.types.is_large_string(kind):
-            kind = pa.string()
-        fields.append(pa.field(field.name, kind, nullable=True))
-    return pa.schema(fields, metadata=None)
