@@ -154,9 +154,12 @@ class Scored:
     rejected: pa.RecordBatch | None = None  # the bad rows and why, for a dead-letter sink
 
 
-def score_batch(batch: pa.RecordBatch, scorer: Scorer, plan: ScorePlan, offset: int = 0) -> Scored:
-    """Score one batch. `offset`: the batch's first row number in the whole input, so
-    that an error names the row users can find."""
+def score_batch(
+    batch: pa.RecordBatch, scorer: Scorer, plan: ScorePlan, offset: int | None = None
+) -> Scored:
+    """Score one batch. `offset`: the batch's first row number in the whole input, when
+    the engine knows it (a distributed engine reads parts apart): an error names the row
+    by its number and its keys, so that users can find it."""
     matrix = feature_matrix(batch, plan.features)
     valid = np.isfinite(matrix).all(axis=1)
     if plan.accepts_missing:
@@ -172,7 +175,7 @@ def score_batch(batch: pa.RecordBatch, scorer: Scorer, plan: ScorePlan, offset: 
     reasons = _reasons(batch, matrix, valid, plan)
     if plan.on_error == "fail":
         first = int(np.argmin(good))
-        raise InvalidInput(f"row {offset + first}: {reasons(first)}")
+        raise InvalidInput(f"{_row_name(batch, first, plan, offset)}: {reasons(first)}")
     kept = pa.array(good)
     output = _output(batch.filter(kept), scores[good], plan)
     if plan.on_error == "skip":
@@ -227,6 +230,13 @@ def constant_text(text: str, rows: int) -> pa.Array:
     data = text.encode()
     offsets = np.arange(rows + 1, dtype=np.int32) * len(data)
     return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data * rows))
+
+
+def _row_name(batch: pa.RecordBatch, row: int, plan: ScorePlan, offset: int | None) -> str:
+    keys = ", ".join(f"{name}={batch.column(name)[row].as_py()!r}" for name in plan.keys or ())
+    if offset is None:
+        return f"the row with {keys}" if keys else "a row"
+    return f"row {offset + row} ({keys})" if keys else f"row {offset + row}"
 
 
 def _reasons(batch: pa.RecordBatch, matrix: np.ndarray, valid: np.ndarray, plan: ScorePlan) -> Any:

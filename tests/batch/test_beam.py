@@ -54,7 +54,9 @@ def test_beam_from_the_s3_server_into_redis(
 
 def test_beam_follows_on_error_as_the_local_engine(store: ModelStore, tmp_path: Path) -> None:
     source = str(bad_rows_file(tmp_path))
-    with pytest.raises(InvalidInput, match="feature 'G2' must be a finite number, got null"):
+    user = games_rows(500)["user_id"][5]  # rows are read in parts: named by their keys
+    message = rf"^the row with user_id={user}: feature 'G2' must be a finite number, got null"
+    with pytest.raises(InvalidInput, match=message):
         score("games", source, str(tmp_path / "failed"), keys=["user_id"], engine="beam")
     assert not list((tmp_path / "failed").glob("run=*"))
 

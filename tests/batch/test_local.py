@@ -131,8 +131,9 @@ def bad_rows_file(tmp_path: Path) -> Path:
 
 
 def test_bad_rows_fail_the_job_naming_the_row(store: ModelStore, tmp_path: Path) -> None:
+    user = games_rows(500)["user_id"][5]
     with pytest.raises(
-        InvalidInput, match=r"row 5: feature 'G2' must be a finite number, got null"
+        InvalidInput, match=rf"^row 5 \(user_id={user}\): feature 'G2' must be a finite number"
     ):
         score("games", str(bad_rows_file(tmp_path)), str(tmp_path / "out"), keys=["user_id"])
     assert not list((tmp_path / "out").glob("run=*"))
@@ -383,18 +384,24 @@ def test_datastore_lookup_store_on_the_emulator(
     assert (entry["model"], entry["model_version"], entry["run_id"]) == ("games", "1", "nightly")
 
 
-def test_a_parquet_folder_sink_on_the_s3_server(
-    store: ModelStore, games_parquet: Path, s3_store: str
+@pytest.mark.parametrize("bucket", ["s3_store", "gcs_store"], ids=["s3", "gcs"])
+def test_parquet_folders_in_a_bucket_in_and_out(
+    store: ModelStore, games_parquet: Path, bucket: str, request: pytest.FixtureRequest
 ) -> None:
-    """The same rows on the local S3 server: one run folder, replaced by a rerun."""
+    """Input and output in a bucket on the local S3 server and the GCS emulator: one
+    run folder, replaced by a rerun, with the rows scored from the bucket's files."""
     import fsspec
 
-    out = s3_store.rsplit("/", 1)[0] + "/predictions"
+    root_url = request.getfixturevalue(bucket).rsplit("/", 1)[0]
+    source, out = f"{root_url}/new-users", f"{root_url}/predictions"
+    for path in sorted(games_parquet.iterdir()):
+        with fsspec.open(f"{source}/{path.name}", "wb") as remote:
+            remote.write(path.read_bytes())
     for model in ("games:1", "games:2"):
-        score(model, str(games_parquet), out, keys=["user_id"], run_id="s3")
+        score(model, source, out, keys=["user_id"], run_id="cloud")
     filesystem, root = fsspec.core.url_to_fs(out)
-    assert [name.rsplit("/", 1)[1] for name in filesystem.ls(root)] == ["run=s3"]
-    written = pq.read_table(f"{root}/run=s3", filesystem=filesystem).to_pandas()
+    assert [name.rstrip("/").rsplit("/", 1)[1] for name in filesystem.ls(root)] == ["run=cloud"]
+    written = pq.read_table(f"{root}/run=cloud", filesystem=filesystem).to_pandas()
     truth = expected("games:2", pd.read_parquet(games_parquet))
     assert len(written) == 12_000 and set(written["model_version"]) == {2}
     np.testing.assert_allclose(
