@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from scalepipe.errors import DatasetError, InvalidInput
-from scalepipe.io.plain import plain_column, plain_field
+from scalepipe.io.plain import CONSTANT, plain_column, plain_field
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.predict.scorers import Scorer
 from scalepipe.types import Source
@@ -128,10 +128,10 @@ def _output_schema(plan: ScorePlan, schema: pa.Schema) -> pa.Schema:
         [
             *[plain_field(schema.field(name)) for name in plan.output_keys(schema)],
             pa.field(PREDICTION, pa.float64(), nullable=False),
-            pa.field("model", pa.string(), nullable=False),
-            pa.field("model_version", pa.int64(), nullable=False),
-            pa.field("scored_at", SCORED_AT, nullable=False),
-            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("model", pa.string(), nullable=False, metadata=CONSTANT),
+            pa.field("model_version", pa.int64(), nullable=False, metadata=CONSTANT),
+            pa.field("scored_at", SCORED_AT, nullable=False, metadata=CONSTANT),
+            pa.field("run_id", pa.string(), nullable=False, metadata=CONSTANT),
         ]
     )
 
@@ -160,18 +160,18 @@ def score_batch(
     """Score one batch. `offset`: the batch's first row number in the whole input, when
     the engine knows it (a distributed engine reads parts apart): an error names the row
     by its number and its keys, so that users can find it."""
-    matrix = feature_matrix(batch, plan.features)
-    valid = np.isfinite(matrix).all(axis=1)
-    if plan.accepts_missing:
-        valid |= ~np.isinf(matrix).any(axis=1)
-    scores = np.full(batch.num_rows, np.nan)
-    if valid.all():
+    matrix, valid = _features(batch, plan)
+    if valid is None:
         scores = _score(scorer, matrix)
-    elif valid.any():
-        scores[valid] = _score(scorer, matrix[valid])
-    good = valid & np.isfinite(scores)
-    if good.all():
-        return Scored(_output(batch, scores, plan))
+        good = np.isfinite(scores)
+        if good.all():
+            return Scored(_output(batch, scores, plan))
+        valid = np.ones(batch.num_rows, dtype=bool)
+    else:
+        scores = np.full(batch.num_rows, np.nan)
+        if valid.any():
+            scores[valid] = _score(scorer, matrix[valid])
+        good = valid & np.isfinite(scores)
     reasons = _reasons(batch, matrix, valid, plan)
     if plan.on_error == "fail":
         first = int(np.argmin(good))
@@ -204,6 +204,24 @@ def feature_matrix(batch: pa.RecordBatch, features: tuple[str, ...]) -> np.ndarr
     return matrix
 
 
+def _features(batch: pa.RecordBatch, plan: ScorePlan) -> tuple[np.ndarray, np.ndarray | None]:
+    """The feature matrix and which rows the model can score (None: all of them). Only
+    columns that can hold a null, NaN or infinity are checked: floats, and any column
+    with nulls."""
+    matrix = feature_matrix(batch, plan.features)
+    valid = None
+    for index, name in enumerate(plan.features):
+        kind = batch.schema.field(name).type
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if not batch.column(name).null_count and not pa.types.is_floating(kind):
+            continue
+        values = matrix[:, index]
+        scorable = ~np.isinf(values) if plan.accepts_missing else np.isfinite(values)
+        if not scorable.all():
+            valid = scorable if valid is None else valid & scorable
+    return matrix, valid
+
+
 def _score(scorer: Scorer, matrix: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         return np.asarray(scorer.score_matrix(matrix), dtype=np.float64).reshape(-1)
@@ -213,15 +231,21 @@ def _output(batch: pa.RecordBatch, scores: np.ndarray, plan: ScorePlan) -> pa.Re
     rows = len(scores)
     names = plan.output_keys(batch.schema)
     columns = [plain_column(batch.column(name)) for name in names]
+    columns += [pa.array(scores, pa.float64()), *_model_columns(plan, rows)]
+    return pa.RecordBatch.from_arrays(columns, schema=plan.output_schema(batch.schema))
+
+
+@functools.lru_cache(maxsize=4)
+def _model_columns(plan: ScorePlan, rows: int) -> tuple[pa.Array, ...]:
+    """The columns of one value per run (model, version, time, run id), built once per
+    batch size: Arrow arrays never change, so batches share them."""
     stamp = np.datetime64(plan.scored_at.replace(tzinfo=None), "us")
-    columns += [
-        pa.array(scores, pa.float64()),
+    return (
         constant_text(plan.model, rows),
         pa.array(np.full(rows, plan.version, dtype=np.int64)),
         pa.array(np.full(rows, stamp), SCORED_AT),
         constant_text(plan.run_id, rows),
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=plan.output_schema(batch.schema))
+    )
 
 
 def constant_text(text: str, rows: int) -> pa.Array:

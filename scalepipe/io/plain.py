@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+# The metadata of a field that holds one value in every row of a run (the model, the run
+# id): a sink may store that value once per batch instead of once per row.
+CONSTANT = {b"scalepipe": b"constant"}
+
 
 def plain_type(kind: pa.DataType) -> pa.DataType:
     if pa.types.is_dictionary(kind):
@@ -35,3 +39,7 @@ def plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(
         [plain_column(column) for column in batch.columns], schema=plain_schema(batch.schema)
     )
+
+
+def is_constant(field: pa.Field) -> bool:
+    return bool(field.metadata) and field.metadata.get(b"scalepipe") == CONSTANT[b"scalepipe"]

@@ -71,6 +71,7 @@ class ParquetFolderWriter:
         self.root = root
         self.run_id = run_id
         self.schema = schema
+        self._constant_text, self._file_schema = _constant_text(schema)
         self.final = f"{root}/run={run_id}"
         self._recover()
         self.staging = f"{root}/_staging-{run_id}-{uuid.uuid4().hex[:8]}"
@@ -80,9 +81,24 @@ class ParquetFolderWriter:
         self.rows = 0
 
     def write(self, batch: Any) -> None:
-        self._part()[1].write_batch(batch)
+        self._part()[1].write_batch(self._file_batch(batch))
         with self._lock:
             self.rows += batch.num_rows
+
+    def _file_batch(self, batch: Any) -> Any:
+        """Text that is the same in every row (the model, the run id) as a dictionary of
+        one value: Parquet would otherwise hash every row's copy to find it (a third of
+        the write)."""
+        import numpy as np
+        import pyarrow as pa
+
+        if not self._constant_text:
+            return batch
+        columns = list(batch.columns)
+        zeros = pa.array(np.zeros(batch.num_rows, dtype=np.int32))
+        for index in self._constant_text:
+            columns[index] = pa.DictionaryArray.from_arrays(zeros, columns[index].slice(0, 1))
+        return pa.RecordBatch.from_arrays(columns, schema=self._file_schema)
 
     def _part(self) -> tuple[Any, Any]:
         """This thread's part file and its Parquet writer."""
@@ -95,7 +111,12 @@ class ParquetFolderWriter:
                 name = f"{self.staging}/part-{len(self._parts)}.parquet"
                 handle = self.filesystem.open(name, "wb")
                 writer = pq.ParquetWriter(
-                    handle, self.schema, use_dictionary=_dictionary_columns(self.schema)
+                    handle,
+                    self._file_schema,
+                    use_dictionary=_dictionary_columns(self.schema),
+                    # Without the Arrow schema in the file, the one-value dictionaries read
+                    # back as the plain text they stand for.
+                    store_schema=not self._constant_text,
                 )
                 part = self._parts[thread] = (handle, writer)
         return part
@@ -147,6 +168,24 @@ def _move_folder(filesystem: Any, source: str, target: str) -> None:
         return
     for name in filesystem.find(source):
         filesystem.mv(name, f"{target}/{str(name)[len(source) :].lstrip('/')}")
+
+
+def _constant_text(schema: Any) -> tuple[list[int], Any]:
+    """The text columns marked constant, and the schema the Parquet file is written with
+    (those columns as dictionaries)."""
+    import pyarrow as pa
+
+    from scalepipe.io.plain import is_constant
+
+    found = [
+        index
+        for index, field in enumerate(schema)
+        if is_constant(field) and pa.types.is_string(field.type)
+    ]
+    for index in found:
+        field = schema.field(index)
+        schema = schema.set(index, field.with_type(pa.dictionary(pa.int32(), pa.string())))
+    return found, schema
 
 
 def _dictionary_columns(schema: Any) -> list[str]:

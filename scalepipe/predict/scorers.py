@@ -49,13 +49,13 @@ class LinearScorer(Scorer):
             linear = matrix @ self._weights_array + self.bias
         if not self.logistic:
             return linear
-        # Split by sign so exp never overflows, as scipy's expit does.
-        result = np.empty_like(linear)
-        positive = linear >= 0
-        result[positive] = 1.0 / (1.0 + np.exp(-linear[positive]))
-        odds = np.exp(linear[~positive])
-        result[~positive] = odds / (1.0 + odds)
-        return result
+        # exp(-|z|) never overflows, as in scipy's expit: 1 / (1 + e) for z >= 0, and
+        # e / (1 + e) for z < 0. Whole-array steps: indexing by sign costs more.
+        odds = np.exp(-np.abs(linear))
+        total = odds + 1.0
+        np.divide(odds, total, out=odds)
+        np.divide(1.0, total, out=total)
+        return np.where(linear >= 0, total, odds)
 
 
 class EstimatorScorer(Scorer):

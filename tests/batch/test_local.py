@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scalepipe.batch import score
+from scalepipe.batch.scoring import SCORED_AT
 from scalepipe.errors import DatasetError, InvalidInput
 from scalepipe.io import open_warehouse
 from scalepipe.predict import Predictor
@@ -48,6 +49,8 @@ def test_scores_a_parquet_folder_into_a_parquet_folder(
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["run=day1"]
     written = read_run(tmp_path / "out", "day1")
     assert list(written.columns) == OUTPUT_COLUMNS
+    types = pq.read_schema(next((tmp_path / "out" / "run=day1").iterdir())).types
+    assert types == [pa.int64(), pa.float64(), pa.string(), pa.int64(), SCORED_AT, pa.string()]
     assert written["user_id"].is_unique
     source = pd.read_parquet(games_parquet)
     truth = expected("games", source)
