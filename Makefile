@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean .venv-featuretools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,22 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_DEMO)
 
+# featuretools, for the feature engineering tests and benchmark only (never a runtime
+# dependency): its last release (1.31) breaks on pandas 3, so it gets an environment of
+# its own with pandas 2.
+FEATURETOOLS_VENV := .venv-featuretools
+STAMP_FEATURETOOLS := $(FEATURETOOLS_VENV)/.installed
+$(STAMP_FEATURETOOLS):
+	$(PYTHON) -m venv $(FEATURETOOLS_VENV)
+	$(FEATURETOOLS_VENV)/bin/pip install --quiet 'featuretools==1.31.0' 'pandas>=2.3,<3' pyarrow
+	touch $@
+
+.venv-featuretools: $(STAMP_FEATURETOOLS)
+
 demo: $(STAMP_DEMO)
 	$(BIN)/scalepipe quickstart
 
-test: $(STAMP_DEV)
+test: $(STAMP_DEV) $(STAMP_FEATURETOOLS)
 	$(BIN)/ruff check scalepipe tests benchmarks examples
 	$(BIN)/ruff format --check scalepipe tests benchmarks examples
 	$(BIN)/mypy
@@ -36,4 +48,4 @@ bench: $(STAMP_DEV)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(FEATURETOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

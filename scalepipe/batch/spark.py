@@ -20,6 +20,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+from scalepipe import spark as shared_spark
 from scalepipe.batch.scoring import ScorePlan, constant_text, score_batch
 from scalepipe.batch.workers import (
     model_files,
@@ -29,7 +30,6 @@ from scalepipe.batch.workers import (
     worker_model,
 )
 from scalepipe.errors import DatasetError
-from scalepipe.io import spark as io_spark
 from scalepipe.io.plain import plain_schema
 from scalepipe.io.sinks import ParquetFolderSink, writing
 from scalepipe.io.sources import FileSource
@@ -39,7 +39,7 @@ from scalepipe.types import Sink, Source
 
 def spark_session(master: str | None = None) -> Any:
     """The process's SparkSession, with scalepipe's data source registered."""
-    session = io_spark.spark_session(master)
+    session = shared_spark.spark_session(master)
     session.dataSource.register(ScalepipeSource)
     return session
 

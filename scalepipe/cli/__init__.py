@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from scalepipe.cli import batch, data, functions, models, serve, train
+from scalepipe.cli import batch, data, features, functions, models, serve, train
 from scalepipe.cli.common import console, out
 from scalepipe.errors import ScalepipeError
 from scalepipe.version import __version__
@@ -28,6 +28,7 @@ app.command()(train.reproduce)
 app.add_typer(models.models_app, name="models")
 app.add_typer(functions.package_app, name="package")
 app.add_typer(batch.batch_app, name="batch")
+app.add_typer(features.features_app, name="features")
 app.command()(functions.invoke)
 app.command()(serve.serve)
 app.command()(serve.quickstart)

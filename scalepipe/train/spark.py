@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scalepipe.errors import TrainingError
-from scalepipe.io.spark import spark_session
+from scalepipe.spark import spark_session
 
 MLLIB_RECIPES = ("logistic", "linear")
 

@@ -1,4 +1,5 @@
-"""The process's SparkSession, shared by the Spark batch engine and MLlib training."""
+"""The process's SparkSession, shared by the Spark batch engine, MLlib training and the
+features computed with Spark SQL."""
 
 from __future__ import annotations
 

@@ -1,0 +1,156 @@
+"""Deep feature synthesis run where the data is: the spec's query on DuckDB (in process)
+or on Spark SQL (the book's chapter 6: feature engineering distributed)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from scalepipe.errors import DatasetError
+from scalepipe.features.spec import FeatureSpec
+from scalepipe.features.sql import (
+    CompiledFeatures,
+    Engine,
+    compile_features,
+    vocabulary_sql,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Table = Any  # a pyarrow Table, a pandas DataFrame or (engine spark) a Spark DataFrame
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class Features:
+    """The feature rows (the key, then every feature) and what made them: the learned
+    one-hot vocabulary and the query, to publish with a model trained on them."""
+
+    table: pa.Table
+    vocabulary: dict[str, list[str]]
+    compiled: CompiledFeatures
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.compiled.names
+
+    def to_pandas(self) -> pd.DataFrame:
+        frame: pd.DataFrame = self.table.to_pandas()
+        return frame
+
+
+def dfs(
+    spec: FeatureSpec,
+    tables: Mapping[str, Table],
+    *,
+    vocabulary: Mapping[str, Sequence[str]] | None = None,
+    engine: Engine = "duckdb",
+    spark: Any = None,
+) -> Features:
+    """The features of every parent row of `tables[spec.child_table]`. `vocabulary`: the
+    one-hot values kept at training time (learned from these rows when None). `spark`:
+    the SparkSession for engine "spark" (scalepipe.spark.spark_session() when None)."""
+    if engine not in ENGINES:
+        raise DatasetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if spec.child_table not in tables:
+        raise DatasetError(
+            f"no table {spec.child_table!r} among {', '.join(tables) or 'none'} (the spec's child)"
+        )
+    if vocabulary is not None:
+        missing = [column for column in spec.one_hot if column not in vocabulary]
+        if missing:
+            raise DatasetError(f"the vocabulary lacks one-hot column(s) {', '.join(missing)}")
+    run = _on_spark if engine == "spark" else _on_duckdb
+    return run(spec, tables[spec.child_table], vocabulary, spark)
+
+
+def _on_duckdb(
+    spec: FeatureSpec, table: Table, vocabulary: Mapping[str, Sequence[str]] | None, _: Any
+) -> Features:
+    import duckdb
+
+    child = _arrow(table)
+    spec.columns(child.schema)  # names a missing column before any query does
+    connection = duckdb.connect()
+    try:
+        connection.register(spec.child_table, child)
+
+        def query(sql: str) -> pa.Table:
+            result: pa.Table = connection.sql(sql).to_arrow_table()
+            return result
+
+        return _run(spec, child.schema, vocabulary, "duckdb", query)
+    finally:
+        connection.close()
+
+
+def _on_spark(
+    spec: FeatureSpec, table: Table, vocabulary: Mapping[str, Sequence[str]] | None, spark: Any
+) -> Features:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    if spark is None:
+        from scalepipe.spark import spark_session
+
+        spark = spark_session()
+    # A session of its own, so that the child's view, named as in the spec, leaves the
+    # caller's views alone; a caller's DataFrame reaches it as a global view.
+    session = spark.newSession()
+    shared = None
+    if hasattr(table, "createOrReplaceGlobalTempView"):
+        shared = f"scalepipe_{uuid.uuid4().hex[:12]}"
+        table.createOrReplaceGlobalTempView(shared)
+        frame = session.table(f"global_temp.{shared}")
+    else:
+        frame = session.createDataFrame(_plain(_arrow(table)))
+    try:
+        schema = to_arrow_schema(frame.schema, timezone="UTC")
+        spec.columns(schema)
+        frame.createOrReplaceTempView(spec.child_table)
+
+        def query(sql: str) -> pa.Table:
+            result: pa.Table = session.sql(sql).toArrow()
+            return result
+
+        return _run(spec, schema, vocabulary, "spark", query)
+    finally:
+        if shared is not None:
+            session.catalog.dropGlobalTempView(shared)
+
+
+def _run(
+    spec: FeatureSpec,
+    schema: pa.Schema,
+    vocabulary: Mapping[str, Sequence[str]] | None,
+    engine: Engine,
+    query: Any,
+) -> Features:
+    if vocabulary is None:
+        learned = {
+            column: query(vocabulary_sql(spec, column, engine)).column(0).to_pylist()
+            for column in spec.one_hot
+        }
+    else:
+        learned = {column: list(vocabulary[column]) for column in spec.one_hot}
+    compiled = compile_features(spec, schema, learned, engine)
+    return Features(query(compiled.sql), learned, compiled)
+
+
+def _arrow(table: Table) -> pa.Table:
+    if isinstance(table, pa.Table):
+        return table
+    return pa.Table.from_pandas(table, preserve_index=False)
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded: Spark takes no Arrow dictionaries."""
+    fields = [
+        field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
+        for field in table.schema
+    ]
+    return table.cast(pa.schema(fields))

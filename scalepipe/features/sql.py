@@ -1,0 +1,216 @@
+"""A feature spec compiled to one SQL query, for DuckDB or Spark SQL: the child rows
+one-hot encoded and transformed, grouped by the parent's key, every aggregation a
+column named as featuretools names it (`SUM(plays.x)`, `PERCENT_TRUE(plays.event = Goal)`,
+`MODE(plays.DAY(dateTime))`).
+
+The values follow pandas, as featuretools computes them: STD is the sample standard
+deviation, SKEW the adjusted Fisher-Pearson skewness (NULL under 3 values, 0 for values
+with no spread), SUM of no values is 0, NaN counts as missing, PERCENT_TRUE counts a
+missing value as false, MODE breaks ties by the smallest value, WEEKDAY is 0 for Monday.
+Where an engine's function means something else (Spark's skewness is the population
+skewness), the dialect corrects it.
+
+Every name and value that comes from data is quoted, never pasted: a category value
+is a string literal escaped as the dialect reads it, a column name a quoted identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+from scalepipe.features.spec import TAKES, FeatureSpec, Role
+
+Engine = Literal["duckdb", "spark"]
+KEY = "__scalepipe_key"
+VALUE = "__scalepipe_value"
+ROWS = "__scalepipe_rows"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one engine spells what the features need."""
+
+    name: Engine
+    quote: str  # the identifier quote, doubled inside a name
+    text: str  # the text type
+    transforms: Mapping[str, str]
+    skew: str
+    # The mode of VALUE among (KEY, VALUE, ROWS) rows: the most rows, then the smallest.
+    mode: str
+    escapes_backslash: bool = False
+    common: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "sum": "CAST(coalesce(sum({0}), 0) AS DOUBLE)",
+            "std": "stddev_samp({0})",
+            "max": "CAST(max({0}) AS DOUBLE)",
+            "min": "CAST(min({0}) AS DOUBLE)",
+            "mean": "avg({0})",
+            "percent_true": "avg(coalesce(CAST({0} AS DOUBLE), 0))",
+            "num_unique": "count(DISTINCT {0})",
+        }
+    )
+
+    def identifier(self, name: str) -> str:
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+    def literal(self, value: str) -> str:
+        if self.escapes_backslash:  # Spark reads \ as an escape inside a literal
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + value.replace("'", "''") + "'"
+
+    def aggregate(self, primitive: str, column: str) -> str:
+        if primitive == "skew":
+            return self.skew.format(column)
+        return self.common[primitive].format(column)
+
+
+DIALECTS: dict[Engine, Dialect] = {
+    "duckdb": Dialect(
+        name="duckdb",
+        quote='"',
+        text="VARCHAR",
+        transforms={
+            "day": "dayofmonth({0})",
+            "month": "month({0})",
+            "weekday": "isodow({0}) - 1",
+            "year": "year({0})",
+        },
+        # DuckDB's skewness is pandas' but for values with no spread (NULL, pandas 0).
+        skew="CASE WHEN count({0}) >= 3 AND var_pop({0}) = 0 THEN 0 ELSE skewness({0}) END",
+        mode=f"first({VALUE} ORDER BY {ROWS} DESC, {VALUE})",
+    ),
+    "spark": Dialect(
+        name="spark",
+        quote="`",
+        text="STRING",
+        transforms={
+            "day": "dayofmonth({0})",
+            "month": "month({0})",
+            "weekday": "weekday({0})",
+            "year": "year({0})",
+        },
+        # Spark's skewness is the population skewness: adjusted by sqrt(n(n-1))/(n-2).
+        skew=(
+            "CASE WHEN count({0}) < 3 THEN NULL WHEN var_pop({0}) = 0 THEN 0 "
+            "ELSE skewness({0}) * sqrt(count({0}) * (count({0}) - 1)) / (count({0}) - 2) END"
+        ),
+        mode=f"min_by({VALUE}, struct(-{ROWS}, {VALUE}))",
+        escapes_backslash=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CompiledFeatures:
+    sql: str
+    names: tuple[str, ...]  # the feature columns, in featuretools' order
+    engine: Engine = "duckdb"
+
+
+def one_hot_names(column: str, values: Sequence[str]) -> list[str]:
+    return [f"{column} = {value}" for value in values] + [f"{column} is unknown"]
+
+
+def compile_features(
+    spec: FeatureSpec,
+    schema: pa.Schema,
+    vocabulary: Mapping[str, Sequence[str]],
+    engine: Engine = "duckdb",
+) -> CompiledFeatures:
+    """The query over `spec.child_table` (with `schema`) that computes every feature,
+    one row per key; `vocabulary`: the kept values of each one-hot column."""
+    dialect = DIALECTS[engine]
+    quoted = dialect.identifier
+    inputs = _inputs(spec, schema, vocabulary, dialect)
+    selected = [f"{quoted(spec.key)} AS {KEY}"]
+    selected += [f"{expression} AS {quoted(label)}" for expression, label, _, _ in inputs]
+    child = f"SELECT {', '.join(selected)}\n  FROM {quoted(spec.child_table)}"
+
+    aggregated: dict[str, str] = {}  # feature name -> its aggregation over the child rows
+    modes: dict[str, str] = {}  # feature name -> the child column it is the mode of
+    depths: dict[str, int] = {}
+    if "count" in spec.aggregations:
+        aggregated[f"COUNT({spec.child})"] = "count(*)"
+        depths[f"COUNT({spec.child})"] = 1
+    for _, label, role, depth in inputs:
+        for primitive in spec.aggregations:
+            if role not in TAKES.get(primitive, ()):
+                continue
+            name = f"{primitive.upper()}({spec.child}.{label})"
+            depths[name] = depth
+            if primitive == "mode":
+                modes[name] = label
+            else:
+                aggregated[name] = dialect.aggregate(primitive, quoted(label))
+    ordered = sorted(depths, key=lambda name: (depths[name], name))
+
+    grouped = ", ".join(
+        [KEY, *(f"{expression} AS {quoted(name)}" for name, expression in aggregated.items())]
+    )
+    parts = [
+        f"child AS (\n  {child}\n)",
+        f"aggregated AS (\n  SELECT {grouped}\n  FROM child GROUP BY {KEY}\n)",
+    ]
+    joins = ""
+    for number, (name, label) in enumerate(modes.items(), start=1):
+        column = quoted(label)
+        parts.append(
+            f"mode_{number} AS (\n  SELECT {KEY}, {dialect.mode} AS {quoted(name)}\n  FROM "
+            f"(SELECT {KEY}, {column} AS {VALUE}, count(*) AS {ROWS} FROM child "
+            f"WHERE {column} IS NOT NULL GROUP BY {KEY}, {column})\n  GROUP BY {KEY}\n)"
+        )
+        joins += f"\n  LEFT JOIN mode_{number} USING ({KEY})"
+    columns = [f"{KEY} AS {quoted(spec.key)}", *(quoted(name) for name in ordered)]
+    sql = "WITH " + ",\n".join(parts)
+    sql += f"\nSELECT {', '.join(columns)}\nFROM aggregated{joins}\nORDER BY {KEY}"
+    return CompiledFeatures(sql, tuple(ordered), engine)
+
+
+def _inputs(
+    spec: FeatureSpec,
+    schema: pa.Schema,
+    vocabulary: Mapping[str, Sequence[str]],
+    dialect: Dialect,
+) -> list[tuple[str, str, Role, int]]:
+    """The child rows as the aggregations see them: (expression, name, role, depth)."""
+    quoted = dialect.identifier
+    inputs: list[tuple[str, str, Role, int]] = []
+    for name, role in spec.columns(schema).items():
+        column = quoted(name)
+        kind = schema.field(name).type
+        if pa.types.is_floating(kind):
+            column = f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END"
+        elif role == "categorical":
+            column = f"CAST({column} AS {dialect.text})"
+        inputs.append((column, name, role, 1))
+        if role == "datetime" and spec.depth >= 2:
+            for transform in spec.transforms:
+                expression = dialect.transforms[transform].format(quoted(name))
+                inputs.append((expression, f"{transform.upper()}({name})", "categorical", 2))
+    for name in spec.one_hot:
+        text = f"CAST({quoted(name)} AS {dialect.text})"
+        values = list(vocabulary[name])
+        for value, label in zip(values, one_hot_names(name, values), strict=False):
+            equal = f"coalesce({text} = {dialect.literal(value)}, false)"
+            inputs.append((equal, label, "boolean", 1))
+        kept = ", ".join(dialect.literal(value) for value in values) or "NULL"
+        unknown = f"coalesce({text} NOT IN ({kept}), true)"
+        inputs.append((unknown, f"{name} is unknown", "boolean", 1))
+    return inputs
+
+
+def vocabulary_sql(spec: FeatureSpec, column: str, engine: Engine = "duckdb") -> str:
+    """The query for the `spec.one_hot[column]` most frequent values of a column (ties:
+    the smaller value first)."""
+    dialect = DIALECTS[engine]
+    value = f"CAST({dialect.identifier(column)} AS {dialect.text})"
+    return (
+        f"SELECT {value} AS {VALUE}, count(*) AS {ROWS} "
+        f"FROM {dialect.identifier(spec.child_table)} WHERE {dialect.identifier(column)} "
+        f"IS NOT NULL GROUP BY {value} ORDER BY {ROWS} DESC, {VALUE} "
+        f"LIMIT {int(spec.one_hot[column])}"
+    )
