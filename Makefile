@@ -20,14 +20,14 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_DEMO)
 
-# featuretools, for the feature engineering tests and benchmark only (never a runtime
-# dependency): its last release (1.31) breaks on pandas 3, so it gets an environment of
-# its own with pandas 2.
+# featuretools and fastdfs, for the feature engineering tests and benchmark only (never
+# runtime dependencies): featuretools' last release (1.31) breaks on pandas 3 and fastdfs
+# needs pandas < 3 too, so they get an environment of their own with pandas 2.
 FEATURETOOLS_VENV := .venv-featuretools
 STAMP_FEATURETOOLS := $(FEATURETOOLS_VENV)/.installed
 $(STAMP_FEATURETOOLS):
 	$(PYTHON) -m venv $(FEATURETOOLS_VENV)
-	$(FEATURETOOLS_VENV)/bin/pip install --quiet 'featuretools==1.31.0' 'pandas>=2.3,<3' pyarrow
+	$(FEATURETOOLS_VENV)/bin/pip install --quiet 'featuretools==1.31.0' 'pandas>=2.3,<3' pyarrow fastdfs
 	touch $@
 
 .venv-featuretools: $(STAMP_FEATURETOOLS)
