@@ -18,12 +18,13 @@ import argparse
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from harness import run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "scalepipe-bench"
@@ -194,22 +195,6 @@ def make_model(folder: Path) -> tuple[Path, str]:
     store = ModelStore(str(folder / "store"))
     store.publish(trained.model, "games", signature=trained.signature, alias="champion")
     return pickled, store.url
-
-
-def run_case(code: str, *arguments: str) -> tuple[float, float]:
-    """Seconds the case reports and its peak RSS in MB (the Python process's, measured by
-    GNU time: a child forked from this process would count this process's memory)."""
-    with tempfile.NamedTemporaryFile("r") as report:
-        done = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", report.name, sys.executable, "-c", code,
-             *arguments],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=os.environ | {"PYTHONPATH": str(ROOT)},
-            check=True,
-        )  # fmt: skip
-        peak_kb = float(report.read().strip().splitlines()[-1])
-    return float(done.stdout.strip().splitlines()[-1]), peak_kb / 1024
 
 
 def main() -> None:

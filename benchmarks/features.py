@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from harness import run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "scalepipe-bench"
@@ -136,21 +137,6 @@ def make_input(games: int) -> Path:
     return path
 
 
-def run_case(python: Path | str, code: str, *arguments: str) -> tuple[float, float]:
-    """Seconds the case reports and its peak RSS in MB (GNU time)."""
-    with tempfile.NamedTemporaryFile("r") as report:
-        done = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", report.name, str(python), "-c", code,
-             *arguments],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=os.environ | {"PYTHONPATH": str(ROOT)},
-            check=True,
-        )  # fmt: skip
-        peak_kb = float(report.read().strip().splitlines()[-1])
-    return float(done.stdout.strip().splitlines()[-1]), peak_kb / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=17_000, help="about 290 plays a game")
@@ -166,22 +152,24 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     rows = pq.read_metadata(plays).num_rows
-    here = sys.executable
     reference = str(ROOT / "tests" / "features")
     primitives = FASTDFS_PRIMITIVES
     cases: dict[str, Callable[[Path], tuple[float, float]]] = {
         "featuretools": lambda out: run_case(
-            FEATURETOOLS, FEATURETOOLS_CASE, str(plays), str(out), reference
+            FEATURETOOLS_CASE, str(plays), str(out), reference, python=FEATURETOOLS
         ),
-        "duckdb": lambda out: run_case(here, DUCKDB_CASE.format(), str(plays), str(out)),
-        "spark": lambda out: run_case(here, SPARK_CASE.format(), str(plays), str(out), str(small)),
+        "duckdb": lambda out: run_case(DUCKDB_CASE.format(), str(plays), str(out)),
+        "spark": lambda out: run_case(SPARK_CASE.format(), str(plays), str(out), str(small)),
         "fastdfs": lambda out: run_case(
-            FEATURETOOLS, FASTDFS_CASE.format(primitives=list(primitives)), str(plays), str(out)
+            FASTDFS_CASE.format(primitives=list(primitives)),
+            str(plays),
+            str(out),
+            python=FEATURETOOLS,
         ),
         "duckdb_fastdfs": lambda out: run_case(
-            here, DUCKDB_FASTDFS_CASE.format(primitives=primitives), str(plays), str(out)
+            DUCKDB_FASTDFS_CASE.format(primitives=primitives), str(plays), str(out)
         ),
-        "one_game": lambda out: run_case(here, ONE_GAME_CASE.format(), str(small)),
+        "one_game": lambda out: run_case(ONE_GAME_CASE.format(), str(small)),
     }
     labels = {
         "featuretools": "(a) featuretools 1.31, the book's steps (87 features)",
