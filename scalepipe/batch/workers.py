@@ -18,6 +18,7 @@ from scalepipe.io.plain import plain_batch
 from scalepipe.io.sources import FileSource
 from scalepipe.io.uris import open_source
 from scalepipe.predict.predictor import LoadedVersion, Predictor
+from scalepipe.store.files import write_tree
 from scalepipe.store.store import ModelStore
 from scalepipe.types import Source
 
@@ -52,13 +53,12 @@ def worker_model(files: dict[str, bytes]) -> LoadedVersion:
     with _loaded_lock:
         if key not in _LOADED:
             with tempfile.TemporaryDirectory(prefix=f"scalepipe-model-{key[:12]}-") as temp:
-                folder = Path(temp).resolve()
-                for path, data in files.items():
-                    target = (folder / path).resolve()
-                    if not target.is_relative_to(folder):
-                        raise DatasetError(f"a shipped model file leaves its folder: {path!r}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
+                folder = Path(temp)
+                write_tree(
+                    folder,
+                    files,
+                    lambda path: DatasetError(f"a shipped model file leaves its folder: {path!r}"),
+                )
                 name, version = next(
                     (Path(p).parts[0], int(Path(p).parts[1]))
                     for p in files

@@ -100,14 +100,25 @@ def train(
             }
         )
         return
-    table = Table("metric", "held-out value", title=f"{trained.dataset} {trained.recipe}")
-    for metric, value in trained.metrics.items():
-        table.add_row(metric, f"{value:.4f}")
-    out.print(table)
+    out.print(metrics_table(trained))
     if trained.plot:
         out.print(f"plot: {trained.plot}")
     if published:
         out.print(f"published {published['uri']}" + (f" as {alias}" if alias else ""))
+
+
+def metrics_table(trained: Any) -> Table:
+    """Held-out figures, and beside them the training rows' where they were measured
+    (metrics named training_*: the book's chapter 1 reports those)."""
+    held_out = {k: v for k, v in trained.metrics.items() if not k.startswith("training_")}
+    training = {k.removeprefix("training_"): v for k, v in trained.metrics.items()
+                if k.startswith("training_")}  # fmt: skip
+    title = f"{trained.dataset} {trained.recipe}"
+    table = Table("metric", "held-out value", *(["training data"] if training else []), title=title)
+    for metric, value in held_out.items():
+        seen = [f"{training[metric]:.4f}"] if metric in training else []
+        table.add_row(metric, f"{value:.4f}", *seen)
+    return table
 
 
 def _publish_trained(

@@ -262,3 +262,13 @@ def _running_count(flags: np.ndarray, game_index: np.ndarray) -> np.ndarray:
     first = np.searchsorted(game_index, game_index)
     before = np.where(first > 0, total[first - 1], 0)
     return (total - before).astype(np.int64)
+
+
+LABEL = "postseason"
+
+
+def labels(game: pd.DataFrame) -> pd.DataFrame:
+    """The book's target per game: 1 for a postseason game (type 'P'), else 0."""
+    import pandas as pd
+
+    return pd.DataFrame({"game_id": game["game_id"], LABEL: (game["type"] == "P").astype("int64")})

@@ -32,7 +32,7 @@ from scalepipe.errors import InvalidInput, MalformedRequest, ServeError
 from scalepipe.predict import Predictor
 from scalepipe.predict import v2 as inference
 from scalepipe.predict.predictor import LoadedVersion
-from scalepipe.predict.requests import Batch, csv_batch, mlflow_batch
+from scalepipe.predict.requests import Batch, Children, Rows, csv_batch, mlflow_batch
 from scalepipe.types import Header, RequestObserver, Response
 from scalepipe.version import __version__
 
@@ -148,10 +148,11 @@ class Service:
         return json_response(200, _describe(self._predictor(request)))
 
     def predict(self, request: Request) -> Response:
+        predictor = self._predictor(request)
         body = request.json(numeric=True)
-        model, scores = self._score(self._predictor(request), mlflow_batch(body))
+        model, scores, keys = self._score(predictor, mlflow_batch(body, predictor.current.child))
         described = {"name": model.name, "version": model.version}
-        payload = {"predictions": scores, "model": described}
+        payload = {"predictions": scores, **keys, "model": described}
         return json_response(200, payload, _model_headers(model))
 
     # MLflow's scoring protocol
@@ -169,14 +170,14 @@ class Service:
             raise HttpError(415, "the scoring server takes UTF-8 bodies with no other parameter")
         batch: Batch
         if media == "application/json":
-            batch = mlflow_batch(request.json(numeric=True))
+            batch = mlflow_batch(request.json(numeric=True), predictor.current.child)
         elif media == "text/csv":
             batch = csv_batch(request.body)
         else:
             shown = media or "none"
             raise HttpError(415, f"send Content-Type application/json or text/csv (got {shown})")
-        model, scores = self._score(predictor, batch)
-        return json_response(200, {"predictions": scores}, _model_headers(model))
+        model, scores, keys = self._score(predictor, batch)
+        return json_response(200, {"predictions": scores, **keys}, _model_headers(model))
 
     def version(self, request: Request) -> Response:
         return body_response(200, __version__.encode(), TEXT_TYPE)
@@ -278,13 +279,22 @@ class Service:
             )
         return model
 
-    def _score(self, predictor: Predictor, batch: Batch) -> tuple[LoadedVersion, list[float]]:
-        """Score with the version loaded now; the caller reports that version."""
+    def _score(
+        self, predictor: Predictor, batch: Batch
+    ) -> tuple[LoadedVersion, list[float], dict[str, list[Any]]]:
+        """Score with the version loaded now; the caller reports that version. Child rows
+        score one parent each: their keys come back too ({"game_id": [...]}), and the
+        computed feature rows are what the prediction log records."""
         started = time.perf_counter()
         model = predictor.current
+        if isinstance(batch, Children) and model.features is not None:
+            keys, matrix = model.feature_rows(batch.items)
+            scores: list[float] = model.predict_array(matrix).tolist()
+            self._predicted(model, Rows(matrix.tolist()), scores, started)
+            return model, scores, {model.features.spec.key: keys}
         scores = model.predict_batch(batch)
         self._predicted(model, batch, scores, started)
-        return model, scores
+        return model, scores, {}
 
     def _predicted(
         self, model: LoadedVersion, request: Any, scores: list[float], started: float

@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from scalepipe.errors import DatasetError
+from scalepipe.features.plan import FeaturePlan, plan_features
 from scalepipe.features.spec import FeatureSpec
-from scalepipe.features.sql import (
-    CompiledFeatures,
-    Engine,
-    compile_features,
-    vocabulary_sql,
-)
+from scalepipe.features.sql import CompiledFeatures, Engine, compile_plan, vocabulary_sql
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +30,7 @@ class Features:
     table: pa.Table
     vocabulary: dict[str, list[str]]
     compiled: CompiledFeatures
+    plan: FeaturePlan
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -137,8 +134,9 @@ def _run(
         }
     else:
         learned = {column: list(vocabulary[column]) for column in spec.one_hot}
-    compiled = compile_features(spec, schema, learned, engine)
-    return Features(query(compiled.sql), learned, compiled)
+    plan = plan_features(spec, schema, learned)
+    compiled = compile_plan(plan, engine)
+    return Features(query(compiled.sql), learned, compiled, plan)
 
 
 def _arrow(table: Table) -> pa.Table:

@@ -22,7 +22,8 @@ from typing import Literal
 
 import pyarrow as pa
 
-from scalepipe.features.spec import TAKES, FeatureSpec, Role
+from scalepipe.features.plan import Feature, FeaturePlan, Input, plan_features
+from scalepipe.features.spec import FeatureSpec
 
 Engine = Literal["duckdb", "spark"]
 KEY = "__scalepipe_key"
@@ -111,10 +112,6 @@ class CompiledFeatures:
     engine: Engine = "duckdb"
 
 
-def one_hot_names(column: str, values: Sequence[str]) -> list[str]:
-    return [f"{column} = {value}" for value in values] + [f"{column} is unknown"]
-
-
 def compile_features(
     spec: FeatureSpec,
     schema: pa.Schema,
@@ -123,84 +120,66 @@ def compile_features(
 ) -> CompiledFeatures:
     """The query over `spec.child_table` (with `schema`) that computes every feature,
     one row per key; `vocabulary`: the kept values of each one-hot column."""
+    return compile_plan(plan_features(spec, schema, vocabulary), engine)
+
+
+def compile_plan(plan: FeaturePlan, engine: Engine = "duckdb") -> CompiledFeatures:
     dialect = DIALECTS[engine]
     quoted = dialect.identifier
-    inputs = _inputs(spec, schema, vocabulary, dialect)
+    spec = plan.spec
     selected = [f"{quoted(spec.key)} AS {KEY}"]
-    selected += [f"{expression} AS {quoted(label)}" for expression, label, _, _ in inputs]
-    child = f"SELECT {', '.join(selected)}\n  FROM {quoted(spec.child_table)}"
-
-    aggregated: dict[str, str] = {}  # feature name -> its aggregation over the child rows
-    modes: dict[str, str] = {}  # feature name -> the child column it is the mode of
-    depths: dict[str, int] = {}
-    if "count" in spec.aggregations:
-        aggregated[f"COUNT({spec.child})"] = "count(*)"
-        depths[f"COUNT({spec.child})"] = 1
-    for _, label, role, depth in inputs:
-        for primitive in spec.aggregations:
-            if role not in TAKES.get(primitive, ()):
-                continue
-            name = f"{primitive.upper()}({spec.child}.{label})"
-            depths[name] = depth
-            if primitive == "mode":
-                modes[name] = label
-            else:
-                aggregated[name] = dialect.aggregate(primitive, quoted(label))
-    ordered = sorted(depths, key=lambda name: (depths[name], name))
-
-    grouped = ", ".join(
-        [KEY, *(f"{expression} AS {quoted(name)}" for name, expression in aggregated.items())]
+    selected += [f"{_expression(item, dialect)} AS {quoted(item.label)}" for item in plan.inputs]
+    # A child row without a key belongs to no parent (and would join no mode).
+    child = (
+        f"SELECT {', '.join(selected)}\n  FROM {quoted(spec.child_table)}"
+        f"\n  WHERE {quoted(spec.key)} IS NOT NULL"
     )
+
+    aggregated = [KEY]
+    modes: list[Feature] = []
+    for feature in plan.features:
+        if feature.input is None:
+            aggregated.append(f"count(*) AS {quoted(feature.name)}")
+        elif feature.primitive == "mode":
+            modes.append(feature)
+        else:
+            expression = dialect.aggregate(feature.primitive, quoted(feature.input.label))
+            aggregated.append(f"{expression} AS {quoted(feature.name)}")
     parts = [
         f"child AS (\n  {child}\n)",
-        f"aggregated AS (\n  SELECT {grouped}\n  FROM child GROUP BY {KEY}\n)",
+        f"aggregated AS (\n  SELECT {', '.join(aggregated)}\n  FROM child GROUP BY {KEY}\n)",
     ]
     joins = ""
-    for number, (name, label) in enumerate(modes.items(), start=1):
-        column = quoted(label)
+    for number, feature in enumerate(modes, start=1):
+        assert feature.input is not None
+        column = quoted(feature.input.label)
         parts.append(
-            f"mode_{number} AS (\n  SELECT {KEY}, {dialect.mode} AS {quoted(name)}\n  FROM "
+            f"mode_{number} AS (\n  SELECT {KEY}, {dialect.mode} AS {quoted(feature.name)}\n  FROM "
             f"(SELECT {KEY}, {column} AS {VALUE}, count(*) AS {ROWS} FROM child "
             f"WHERE {column} IS NOT NULL GROUP BY {KEY}, {column})\n  GROUP BY {KEY}\n)"
         )
         joins += f"\n  LEFT JOIN mode_{number} USING ({KEY})"
-    columns = [f"{KEY} AS {quoted(spec.key)}", *(quoted(name) for name in ordered)]
+    columns = [f"{KEY} AS {quoted(spec.key)}", *(quoted(name) for name in plan.names)]
     sql = "WITH " + ",\n".join(parts)
     sql += f"\nSELECT {', '.join(columns)}\nFROM aggregated{joins}\nORDER BY {KEY}"
-    return CompiledFeatures(sql, tuple(ordered), engine)
+    return CompiledFeatures(sql, plan.names, engine)
 
 
-def _inputs(
-    spec: FeatureSpec,
-    schema: pa.Schema,
-    vocabulary: Mapping[str, Sequence[str]],
-    dialect: Dialect,
-) -> list[tuple[str, str, Role, int]]:
-    """The child rows as the aggregations see them: (expression, name, role, depth)."""
-    quoted = dialect.identifier
-    inputs: list[tuple[str, str, Role, int]] = []
-    for name, role in spec.columns(schema).items():
-        column = quoted(name)
-        kind = schema.field(name).type
-        if pa.types.is_floating(kind):
-            column = f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END"
-        elif role == "categorical":
-            column = f"CAST({column} AS {dialect.text})"
-        inputs.append((column, name, role, 1))
-        if role == "datetime" and spec.depth >= 2:
-            for transform in spec.transforms:
-                expression = dialect.transforms[transform].format(quoted(name))
-                inputs.append((expression, f"{transform.upper()}({name})", "categorical", 2))
-    for name in spec.one_hot:
-        text = f"CAST({quoted(name)} AS {dialect.text})"
-        values = list(vocabulary[name])
-        for value, label in zip(values, one_hot_names(name, values), strict=False):
-            equal = f"coalesce({text} = {dialect.literal(value)}, false)"
-            inputs.append((equal, label, "boolean", 1))
-        kept = ", ".join(dialect.literal(value) for value in values) or "NULL"
-        unknown = f"coalesce({text} NOT IN ({kept}), true)"
-        inputs.append((unknown, f"{name} is unknown", "boolean", 1))
-    return inputs
+def _expression(item: Input, dialect: Dialect) -> str:
+    """The SQL of one input's value in a child row."""
+    column = dialect.identifier(item.column)
+    if item.transform is not None:
+        return dialect.transforms[item.transform].format(column)
+    if item.equals is not None:
+        return f"coalesce(CAST({column} AS {dialect.text}) = {dialect.literal(item.equals)}, false)"
+    if item.kept is not None:
+        kept = ", ".join(dialect.literal(value) for value in item.kept) or "NULL"
+        return f"coalesce(CAST({column} AS {dialect.text}) NOT IN ({kept}), true)"
+    if item.floating:
+        return f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END"
+    if item.role == "categorical":
+        return f"CAST({column} AS {dialect.text})"
+    return column
 
 
 def vocabulary_sql(spec: FeatureSpec, column: str, engine: Engine = "duckdb") -> str:

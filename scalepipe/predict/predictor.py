@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalepipe.predict.inputs import (
     InvalidInput,
@@ -26,13 +26,16 @@ from scalepipe.predict.inputs import (
     numeric_matrix,
     record_row,
 )
-from scalepipe.predict.requests import Batch, Records, Rows
+from scalepipe.predict.requests import Batch, Children, Records, Rows
 from scalepipe.predict.scorers import EstimatorScorer, KerasScorer, LinearScorer, Scorer
 from scalepipe.signature import OutputKind, Signature
 from scalepipe.store.card import ModelCard
 from scalepipe.store.formats import LINEAR_FILE
 from scalepipe.store.store import ModelStore
 from scalepipe.store.uri import ModelURI
+
+if TYPE_CHECKING:
+    from scalepipe.features.definition import FeatureDefinition
 
 log = logging.getLogger(__name__)
 # Estimators that take NaN as "missing" natively.
@@ -47,6 +50,7 @@ class LoadedVersion:
     scorer: Scorer
     accepts_missing: bool
     strict: bool = False
+    features: FeatureDefinition | None = None  # the model computes its features from rows
 
     @property
     def name(self) -> str:
@@ -164,8 +168,30 @@ class LoadedVersion:
         ]
         return self.predict_records(records)
 
+    @property
+    def child(self) -> str | None:
+        """The child entity whose rows the model takes ("plays"), if it computes features."""
+        return self.features.spec.child if self.features is not None else None
+
+    def feature_rows(self, children: Any) -> tuple[list[Any], Any]:
+        """The parents' keys and feature rows (a float matrix in signature order) that
+        child rows (a game's plays) give, as at training time."""
+        if self.features is None:
+            raise InvalidInput(
+                f"{self.name}:{self.version} takes feature rows; it was not trained on "
+                "features computed from child rows"
+            )
+        return self.features.matrix(children)
+
+    def predict_children(self, children: Any) -> list[float]:
+        """One score per parent (in key order) of child rows: a game's plays."""
+        result: list[float] = self._score_matrix(self.feature_rows(children)[1]).tolist()
+        return result
+
     def predict_batch(self, batch: Batch) -> list[float]:
-        """Any request shape (predict/requests.py): records, rows or columns."""
+        """Any request shape (predict/requests.py): records, rows, columns, child rows."""
+        if isinstance(batch, Children):
+            return self.predict_children(batch.items)
         if isinstance(batch, Records):
             return self.predict_records(batch.items)
         if isinstance(batch, Rows):
@@ -307,8 +333,13 @@ class Predictor:
         return self.current.predict_rows(columns, rows)
 
     def predict_batch(self, batch: Batch) -> list[float]:
-        """Any request shape of predict/requests.py (records, rows, columns)."""
+        """Any request shape of predict/requests.py (records, rows, columns, child rows)."""
         return self.current.predict_batch(batch)
+
+    def predict_children(self, children: Any) -> list[float]:
+        """Scores from child rows (a game's plays), for a model trained on features
+        computed from them (scalepipe.features): one per parent, in key order."""
+        return self.current.predict_children(children)
 
     def predict_frame(self, frame: Any) -> Any:
         """Scores for a DataFrame holding the signature's columns (others are ignored)."""
@@ -383,4 +414,20 @@ def _load(
         else:
             scorer = EstimatorScorer(model, probability, card.signature.names)
             accepts_missing = type(model).__name__ in _MISSING_AWARE
-    return LoadedVersion(card, scorer, accepts_missing, strict)
+    return LoadedVersion(card, scorer, accepts_missing, strict, _features(store, card))
+
+
+def _features(store: ModelStore, card: ModelCard) -> FeatureDefinition | None:
+    if card.features is None:
+        return None
+    from scalepipe.features.definition import FeatureDefinition
+    from scalepipe.store.errors import IntegrityError
+
+    data = store.read_version(card.name, card.version, only=(card.features,))[card.features]
+    definition = FeatureDefinition.from_json(data)
+    if definition.model_features != card.signature.names:
+        raise IntegrityError(
+            f"{card.name}:{card.version}: {card.features} names other features than the "
+            "model's signature"
+        )
+    return definition

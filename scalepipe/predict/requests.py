@@ -48,7 +48,18 @@ class Columns:
         return len(next(iter(self.columns.values()), ()))
 
 
-Batch = Records | Rows | Columns
+@dataclass(frozen=True, slots=True)
+class Children:
+    """Child rows (a game's plays) for a model that computes its features from them."""
+
+    name: str  # the child entity ("plays"), the request's key
+    items: Any
+
+    def __len__(self) -> int:
+        return len(self.items) if isinstance(self.items, list) else 0
+
+
+Batch = Records | Rows | Columns | Children
 
 # MLflow 3's scoring server: a JSON object with exactly one of these keys, and "params".
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -58,10 +69,16 @@ MLFLOW_SHAPES = (
 )
 
 
-def mlflow_batch(body: Any) -> Batch:
-    """The batch in an MLflow scoring request (also KServe V1's {"instances": [...]})."""
+def mlflow_batch(body: Any, children: str | None = None) -> Batch:
+    """The batch in an MLflow scoring request (also KServe V1's {"instances": [...]});
+    `children`: the child rows' key ("plays") when the model computes its features."""
     if not isinstance(body, dict):
         raise MalformedRequest(f"{MLFLOW_SHAPES}; got {_kind(body)}")
+    if children is not None and children in body:
+        others = sorted(set(body) - {children, "params"})
+        if others:
+            raise MalformedRequest(f"send '{children}' alone, not with {', '.join(others)}")
+        return Children(children, body[children])
     present = [key for key in MLFLOW_KEYS if key in body]
     if len(present) != 1:
         got = ", ".join(map(repr, body)) or "no field"

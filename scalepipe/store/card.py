@@ -38,6 +38,8 @@ class ModelCard:
     created: str = ""
     library_versions: dict[str, str] = field(default_factory=dict)
     git_sha: str | None = None
+    # The version's feature definition (features.json): the model scores raw child rows.
+    features: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -53,6 +55,7 @@ class ModelCard:
                 "created": self.created,
                 "library_versions": self.library_versions,
                 "git_sha": self.git_sha,
+                "features": self.features,
             },
             indent=1,
             default=str,
@@ -75,9 +78,16 @@ class ModelCard:
                 created=raw.get("created", ""),
                 library_versions=raw.get("library_versions", {}),
                 git_sha=raw.get("git_sha"),
+                features=_optional_text(raw.get("features")),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise StoreError(f"{CARD} is unreadable: {error}") from error
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected text or null, got {type(value).__name__}")
+    return value
 
 
 def now(timespec: str = "seconds") -> str:

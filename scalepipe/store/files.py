@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,21 @@ def relative(path: str) -> str:
     if path and (path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/"))):
         raise StoreError(f"{path[:200]!r} is not a plain relative path inside the store")
     return path
+
+
+def write_tree(
+    folder: Path, files: Mapping[str, bytes], leaves: Callable[[str], Exception]
+) -> None:
+    """Write `files` (relative path -> bytes) under `folder`; a path that would land
+    outside it raises `leaves(path)` before anything is written."""
+    root = folder.resolve()
+    targets = {path: (root / path).resolve() for path in files}
+    for path, target in targets.items():
+        if not target.is_relative_to(root):
+            raise leaves(path)
+    for path, target in targets.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[path])
 
 
 class LocalFiles(StoreFiles):

@@ -34,7 +34,7 @@ from scalepipe.signature import Signature
 from scalepipe.store import manifest
 from scalepipe.store.card import CARD, ModelCard, git_sha, library_versions, now
 from scalepipe.store.errors import IntegrityError, StoreError
-from scalepipe.store.files import StoreFiles, open_store_files
+from scalepipe.store.files import StoreFiles, open_store_files, write_tree
 from scalepipe.store.manifest import MANIFEST
 from scalepipe.store.signing import KEY_ENV, KEY_FILE_ENV, SIGNATURE, SigningKey
 from scalepipe.store.trusted import check_skops
@@ -154,13 +154,11 @@ class ModelStore:
         files[MANIFEST] = raw_manifest
         if signature is not None:
             files[SIGNATURE] = signature
-        target = (folder / name / str(version)).resolve()
-        for path, data in files.items():
-            destination = (target / path).resolve()
-            if not destination.is_relative_to(target):
-                raise IntegrityError(f"{name}:{version}: {path!r} leaves the version folder")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_bytes(data)
+        write_tree(
+            folder / name / str(version),
+            files,
+            lambda path: IntegrityError(f"{name}:{version}: {path!r} leaves the version folder"),
+        )
 
     def sign(self, name: str, version: int) -> None:
         """Sign a version published before a key was configured (its files are checked
@@ -248,11 +246,14 @@ class ModelStore:
         data_fingerprint: str | None = None,
         alias: str | None = None,
         allow_pickle: bool = False,
+        features: tuple[str, bytes] | None = None,
     ) -> int:
         """Store `model` as the next version of `name`; return the version number.
 
         `model` is a fitted model (then `signature` is required) or a PreparedModel,
         which can be published to several stores without serialising it again.
+        `features`: the file name and content of the feature definition the model's
+        inputs come from (scalepipe.features), kept beside the model.
         """
         check_name(name)
         if alias is not None:
@@ -267,6 +268,7 @@ class ModelStore:
                 params=params,
                 data_fingerprint=data_fingerprint,
                 allow_pickle=allow_pickle,
+                features=features,
             )
         version = self._claim(name)
         files = dict(model.files)
@@ -406,6 +408,7 @@ def prepare_model(
     params: Mapping[str, Any] | None = None,
     data_fingerprint: str | None = None,
     allow_pickle: bool = False,
+    features: tuple[str, bytes] | None = None,
 ) -> PreparedModel:
     """Serialise `model` safely (skops, .keras; pickle only if allowed) and describe it."""
     from scalepipe.store.formats import save_mlflow_model
@@ -418,6 +421,11 @@ def prepare_model(
             for path in sorted(folder.rglob("*"))
             if path.is_file()
         }
+    if features is not None:
+        path, data = features
+        if path in files or path in (CARD, MANIFEST, SIGNATURE, CLAIM) or "/" in path:
+            raise StoreError(f"{path!r} cannot name the feature definition: choose a new name")
+        files[path] = data
     card = ModelCard(
         name="",
         version=0,
@@ -431,6 +439,7 @@ def prepare_model(
         created=now(),
         library_versions=library_versions(),
         git_sha=git_sha(),
+        features=features[0] if features is not None else None,
     )
     return PreparedModel(files, card)
 

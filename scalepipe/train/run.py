@@ -16,10 +16,12 @@ from scalepipe.data.fingerprint import fingerprint
 from scalepipe.errors import (
     TrainingError as TrainingError,
 )
+from scalepipe.features.definition import FEATURES_FILE
 from scalepipe.io.datasets import load_tables
 from scalepipe.predict.scorers import KerasScorer, Scorer, scorer_for
 from scalepipe.signature import Signature
 from scalepipe.train import plots
+from scalepipe.train.engineered import engineered, engineered_data
 from scalepipe.train.metrics import evaluate
 from scalepipe.train.recipes import (
     DEFAULT_RECIPE,
@@ -30,6 +32,7 @@ from scalepipe.train.recipes import (
 )
 
 if TYPE_CHECKING:
+    from scalepipe.features.definition import FeatureDefinition
     from scalepipe.store import ModelStore
 
 
@@ -48,6 +51,7 @@ class TrainedModel:
     data_fingerprint: str
     plot: Path | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
+    features: FeatureDefinition | None = None  # the model's inputs are computed from rows
 
     def publish(
         self,
@@ -68,6 +72,7 @@ class TrainedModel:
             params=self.params,
             data_fingerprint=self.data_fingerprint,
             alias=alias,
+            features=None if self.features is None else (FEATURES_FILE, self.features.to_json()),
         )
 
     @property
@@ -106,10 +111,17 @@ def train_frame(
     extra_params: dict[str, Any] | None = None,
     engine: Literal["local", "spark"] = "local",
     spark_master: str | None = None,
+    described: DatasetSpec | None = None,
+    report_training: bool = False,
+    scale: bool = False,
 ) -> TrainedModel:
     """Fit `recipe` on a dataset's table held in `frame`, score the held-out split. With
-    `engine="spark"`, linear and logistic models are fitted by MLlib (train/spark.py)."""
-    described = spec(dataset)
+    `engine="spark"`, linear and logistic models are fitted by MLlib (train/spark.py).
+    `described`: the features and target, when not the named dataset's own (engineered
+    features). `report_training`: also score the training rows (the book's way in
+    chapter 1), as metrics named training_*. `scale`: standardise the features before a
+    linear or logistic model (folded into its weights when published)."""
+    described = described or spec(dataset)
     if described.task is None or described.target is None:
         raise TrainingError(
             f"{dataset} has no single table to model ({', '.join(described.tables)}); "
@@ -137,7 +149,13 @@ def train_frame(
             raise TrainingError("--engine spark takes no epochs (MLlib's linear models)")
         estimator: Any = MLlibEstimator(name, seed, spark_master).fit(x_train, y_train)
     else:
-        estimator = chosen.estimator(task, seed, wanted).fit(x_train, y_train)
+        unfitted = chosen.estimator(task, seed, wanted)
+        if scale and name in ("linear", "logistic"):
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import StandardScaler
+
+            unfitted = make_pipeline(StandardScaler(), unfitted)
+        estimator = unfitted.fit(x_train, y_train)
     model = artifact(estimator)
     signature = Signature.from_frame(
         frame,
@@ -147,6 +165,10 @@ def train_frame(
     )
     scorer = scorer_for(model, task == "classification", signature.names)
     scores = scorer.score_matrix(x_test.to_numpy(dtype=np.float64))
+    metrics = evaluate(task, y_test, scores)
+    if report_training:
+        fitted = scorer.score_matrix(x_train.to_numpy(dtype=np.float64))
+        metrics |= {f"training_{k}": v for k, v in evaluate(task, y_train, fitted).items()}
     trained = TrainedModel(
         dataset=dataset,
         recipe=name,
@@ -154,7 +176,7 @@ def train_frame(
         model=model,
         flavor="keras" if isinstance(scorer, KerasScorer) else "sklearn",
         signature=signature,
-        metrics=evaluate(task, y_test, scores),
+        metrics=metrics,
         params={"recipe": name, "seed": seed, "test_size": test_size, "rows": len(frame)}
         | (extra_params or {})
         | plain_params(estimator),
@@ -182,22 +204,43 @@ def train(
     engine: Literal["local", "spark"] = "local",
     spark_master: str | None = None,
 ) -> TrainedModel:
-    """Load a named dataset from its source and train `recipe` on it."""
+    """Load a named dataset from its source and train `recipe` on it (on its engineered
+    features, for a dataset of parents and child rows: train/engineered.py)."""
     settings = settings or Settings.load()
     described = spec(dataset)
     tables = load_tables(
         dataset, source=source, rows=rows, seed=seed, warehouse=warehouse, settings=settings
     )
+    common: dict[str, Any] = {
+        "seed": seed,
+        "test_size": test_size,
+        "plot_dir": Path(settings.plots_dir) if plot else None,
+    }
+    source_param = {"source": redact_url(source) if source else "generated"}
+    if engineered(dataset):
+        if engine != "local" or epochs:
+            raise TrainingError(f"{dataset} trains on the local engine, without epochs")
+        data = engineered_data(dataset, tables)
+        trained = train_frame(
+            data.frame,
+            dataset,
+            recipe,
+            **common,
+            extra_params=source_param | {"parents": len(data.frame)},
+            described=data.described,
+            report_training=True,
+            scale=True,
+        )
+        trained.features = data.definition
+        return trained
     return train_frame(
         tables[described.main_table],
         dataset,
         recipe,
-        seed=seed,
-        test_size=test_size,
+        **common,
         epochs=epochs,
-        plot_dir=Path(settings.plots_dir) if plot else None,
         on_epoch=on_epoch,
-        extra_params={"source": redact_url(source) if source else "generated"},
+        extra_params=source_param,
         engine=engine,
         spark_master=spark_master,
     )
@@ -210,9 +253,15 @@ def _check_target(frame: pd.DataFrame, dataset: DatasetSpec, task: Task) -> None
         raise DatasetError(
             f"{dataset.name}: target {dataset.target!r} has {missing} missing values"
         )
-    if task == "classification" and not set(pd.unique(target)) <= {0, 1}:
+    classes = set(pd.unique(target))
+    if task == "classification" and not classes <= {0, 1}:
         raise DatasetError(
             f"{dataset.name}: target {dataset.target!r} must be 0/1 for classification"
+        )
+    if task == "classification" and len(classes) < 2:
+        raise DatasetError(
+            f"{dataset.name}: target {dataset.target!r} is {int(next(iter(classes), 0))} in "
+            f"all {len(frame):,} rows; a classifier needs rows of both classes (more rows?)"
         )
     non_numeric = [
         name for name in dataset.features if not pd.api.types.is_numeric_dtype(frame[name])
