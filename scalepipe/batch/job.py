@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from scalepipe.batch.local import Counts
 from scalepipe.batch.scoring import OnError, ScorePlan
@@ -26,6 +26,9 @@ from scalepipe.io.uris import open_sink, open_source
 from scalepipe.predict.predictor import Predictor
 from scalepipe.store.store import ModelStore
 from scalepipe.types import Sink, Source
+
+if TYPE_CHECKING:
+    from scalepipe.features.definition import FeatureDefinition
 
 Engine = Literal["local", "spark", "beam"]
 ENGINES: tuple[Engine, ...] = ("local", "spark", "beam")
@@ -105,6 +108,8 @@ def score(
     dead_sink = open_sink(dead_letter_text, settings=settings) if dead_letter_text else None
     predictor = Predictor.load(model, store=store or settings.store, allow_pickle=allow_pickle)
     loaded = predictor.current
+    if loaded.features is not None:
+        source, key_columns = _feature_rows(loaded.features, source, key_columns, engine)
     plan = ScorePlan.for_model(loaded, keys=key_columns, run_id=run_id, on_error=policy)
 
     started = time.perf_counter()
@@ -128,6 +133,25 @@ def score(
         rejected=counts.rejected,
         seconds=time.perf_counter() - started,
     )
+
+
+def _feature_rows(
+    definition: FeatureDefinition, source: Source, keys: tuple[str, ...] | None, engine: Engine
+) -> tuple[Source, tuple[str, ...]]:
+    """A model trained on engineered features scores child rows (a game's plays): the
+    source becomes its feature rows, one per parent, keyed by the parent's key."""
+    from scalepipe.batch.engineered import FeatureRowsSource
+
+    spec = definition.spec
+    if engine != "local":
+        raise DatasetError(
+            f"a model trained on {spec.child} features scores on the local engine (its "
+            f"features on DuckDB); on {engine}, compute the features first (scalepipe "
+            "features build --engine spark) and score those rows"
+        )
+    if keys not in (None, (spec.key,)):
+        raise DatasetError(f"the output of a model on {spec.child} features is keyed by {spec.key}")
+    return FeatureRowsSource(source, definition), (spec.key,)
 
 
 def _run_local(

@@ -4,7 +4,8 @@ or on Spark SQL (the book's chapter 6: feature engineering distributed)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,19 +70,34 @@ def dfs(
 def _on_duckdb(
     spec: FeatureSpec, table: Table, vocabulary: Mapping[str, Sequence[str]] | None, _: Any
 ) -> Features:
-    import duckdb
-
     child = _arrow(table)
     spec.columns(child.schema)  # names a missing column before any query does
-    connection = duckdb.connect()
+    with _duckdb(spec.child_table, child) as query:
+        return _run(spec, child.schema, vocabulary, "duckdb", query)
+
+
+def compute_plan(plan: FeaturePlan, child: pa.RecordBatchReader | pa.Table) -> pa.Table:
+    """A published plan's features (the key, then every feature) of child rows on DuckDB:
+    a table, or a stream of record batches that DuckDB reads once, as it groups them."""
+    with _duckdb(plan.spec.child_table, child) as query:
+        return query(compile_plan(plan, "duckdb").sql)
+
+
+@contextmanager
+def _duckdb(name: str, child: pa.RecordBatchReader | pa.Table) -> Iterator[Any]:
+    """A private DuckDB connection that sees the child rows as table `name` and no file:
+    the query is compiled from a spec, and no spec needs the disk."""
+    import duckdb
+
+    connection = duckdb.connect(config={"enable_external_access": False})
     try:
-        connection.register(spec.child_table, child)
+        connection.register(name, child)
 
         def query(sql: str) -> pa.Table:
             result: pa.Table = connection.sql(sql).to_arrow_table()
             return result
 
-        return _run(spec, child.schema, vocabulary, "duckdb", query)
+        yield query
     finally:
         connection.close()
 
