@@ -8,12 +8,13 @@ depth 2): featuretools 1.31 as the book runs it, scalepipe on DuckDB, scalepipe 
 local[2] (the second job of a session, as a running cluster would run it);
 (b) fastdfs's own SQL engine (dfs2sql) against scalepipe on DuckDB with the primitives
 fastdfs supports (sum, std, max, min, mean, count, mode; no one-hot): 47 features each;
-(c) one new game's feature row, in process, with the vocabulary kept at training time
-(median of 200).
+(c) one new game in the Predictor of the published NHL model: its plays as a client sends
+them (JSON records) to the prediction, through the feature row (median of 200 games).
 
 featuretools and fastdfs run in .venv-featuretools (`make .venv-featuretools`; both need
 pandas < 3). Figures: seconds from the interpreter's start (imports included), reading
-the plays' Parquet file and producing the feature table; peak RSS (GNU time).
+the plays' Parquet file (scalepipe: DuckDB reads it itself) and producing the feature
+table; peak RSS (GNU time).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import sys, time
 started = time.perf_counter()
 import pyarrow.parquet as pq
 from scalepipe.features import dfs, nhl_spec
-features = dfs(nhl_spec(), {{"game_plays": pq.read_table(sys.argv[1])}})
+features = dfs(nhl_spec(), {{"game_plays": sys.argv[1]}})  # DuckDB reads the file
 pq.write_table(features.table, sys.argv[2])
 assert len(features.names) == 87
 print(time.perf_counter() - started)
@@ -95,25 +96,30 @@ import pyarrow.parquet as pq
 from scalepipe.features import dfs, nhl_spec
 spec = dataclasses.replace(nhl_spec(), one_hot={{}}, ignore=("event", "secondaryType"),
                            aggregations={primitives!r}, transforms=())
-features = dfs(spec, {{"game_plays": pq.read_table(sys.argv[1])}})
+features = dfs(spec, {{"game_plays": sys.argv[1]}})
 pq.write_table(features.table, sys.argv[2])
 assert len(features.names) == 47, len(features.names)
 print(time.perf_counter() - started)
 """
 
 ONE_GAME_CASE = """
-import statistics, sys, time
-import pyarrow.compute as pc, pyarrow.parquet as pq
-from scalepipe.features import dfs, nhl_spec
-plays = pq.read_table(sys.argv[1])
-kept = dfs(nhl_spec(), {{"game_plays": plays}}).vocabulary
-games = pc.unique(plays.column("game_id")).to_pylist()[:200]
-rows = [plays.filter(pc.equal(plays.column("game_id"), game)) for game in games]
-dfs(nhl_spec(), {{"game_plays": rows[0]}}, vocabulary=kept)
+import json, statistics, sys, tempfile, time
+import pyarrow.parquet as pq
+from scalepipe.predict import Predictor
+from scalepipe.store import ModelStore
+from scalepipe.train import train
+plays = pq.read_table(sys.argv[1]).to_pandas()
+trained = train("nhl", "logistic", rows=1400, plot=False)
+store = ModelStore(tempfile.mkdtemp())
+trained.publish(store, name="nhl")
+predictor = Predictor.load("nhl:1", store=store)
+games = [json.loads(frame.to_json(orient="records", date_format="iso"))
+         for _, frame in plays.groupby("game_id")][:200]
+predictor.predict_children(games[0])
 times = []
-for one in rows:
+for records in games:
     started = time.perf_counter()
-    dfs(nhl_spec(), {{"game_plays": one}}, vocabulary=kept)
+    predictor.predict_children(records)
     times.append(time.perf_counter() - started)
 print(statistics.median(times))
 """
@@ -177,7 +183,7 @@ def main() -> None:
         "spark": "(a) scalepipe dfs on Spark SQL, local[2] (87 features)",
         "fastdfs": "(b) fastdfs dfs2sql, its primitives (47 features)",
         "duckdb_fastdfs": "(b) scalepipe dfs on DuckDB, the same primitives (47 features)",
-        "one_game": "(c) one new game's feature row, scalepipe on DuckDB (median)",
+        "one_game": "(c) one game's plays to its prediction, scalepipe's Predictor (median)",
     }
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="scalepipe-bench-") as folder:

@@ -3,13 +3,16 @@ or on Spark SQL (the book's chapter 6: feature engineering distributed)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from scalepipe.errors import DatasetError
 from scalepipe.features.plan import FeaturePlan, plan_features
@@ -19,7 +22,10 @@ from scalepipe.features.sql import CompiledFeatures, Engine, compile_plan, vocab
 if TYPE_CHECKING:
     import pandas as pd
 
-Table = Any  # a pyarrow Table, a pandas DataFrame or (engine spark) a Spark DataFrame
+# A pyarrow Table or dataset, a pandas DataFrame, a Parquet file or folder (a path), or
+# (engine spark) a Spark DataFrame.
+Table = Any
+ArrowChild = Any  # a pyarrow Table, RecordBatchReader or dataset
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
 
@@ -70,13 +76,30 @@ def dfs(
 def _on_duckdb(
     spec: FeatureSpec, table: Table, vocabulary: Mapping[str, Sequence[str]] | None, _: Any
 ) -> Features:
-    child = _arrow(table)
-    spec.columns(child.schema)  # names a missing column before any query does
+    # A Parquet file or folder is read by DuckDB itself, row group by row group as it
+    # aggregates, only the columns the query needs: the least memory and time. A pyarrow
+    # dataset is scanned through Arrow; anything else becomes an Arrow table first.
+    child: ArrowChild | Path
+    if isinstance(table, str | os.PathLike):
+        child = _parquet(Path(table))
+        schema = pads.dataset(child, format="parquet").schema
+    else:
+        child = table if isinstance(table, pads.Dataset) else _arrow(table)
+        schema = child.schema
+    spec.columns(schema)  # names a missing column before any query does
     with _duckdb(spec.child_table, child) as query:
-        return _run(spec, child.schema, vocabulary, "duckdb", query)
+        return _run(spec, schema, vocabulary, "duckdb", query)
 
 
-def compute_plan(plan: FeaturePlan, child: pa.RecordBatchReader | pa.Table) -> pa.Table:
+def _parquet(path: Path) -> Path:
+    if not path.exists():
+        raise DatasetError(f"no Parquet file or folder {str(path)!r}")
+    if path.is_dir() and not any(path.rglob("*.parquet")):
+        raise DatasetError(f"{str(path)!r} holds no .parquet file")
+    return path
+
+
+def compute_plan(plan: FeaturePlan, child: ArrowChild) -> pa.Table:
     """A published plan's features (the key, then every feature) of child rows on DuckDB:
     a table, or a stream of record batches that DuckDB reads once, as it groups them."""
     with _duckdb(plan.spec.child_table, child) as query:
@@ -84,14 +107,20 @@ def compute_plan(plan: FeaturePlan, child: pa.RecordBatchReader | pa.Table) -> p
 
 
 @contextmanager
-def _duckdb(name: str, child: pa.RecordBatchReader | pa.Table) -> Iterator[Any]:
-    """A private DuckDB connection that sees the child rows as table `name` and no file:
-    the query is compiled from a spec, and no spec needs the disk."""
+def _duckdb(name: str, child: ArrowChild | Path) -> Iterator[Any]:
+    """A private DuckDB connection that sees the child rows as table `name`. Given Arrow
+    data it can open no file at all: the query is compiled from a spec, and no spec
+    needs the disk; given a Parquet path, it reads that path, named by the caller."""
     import duckdb
 
-    connection = duckdb.connect(config={"enable_external_access": False})
-    try:
+    if isinstance(child, Path):
+        connection = duckdb.connect()
+        pattern = str(child / "**" / "*.parquet") if child.is_dir() else str(child)
+        connection.read_parquet(pattern).create_view(name)
+    else:
+        connection = duckdb.connect(config={"enable_external_access": False})
         connection.register(name, child)
+    try:
 
         def query(sql: str) -> pa.Table:
             result: pa.Table = connection.sql(sql).to_arrow_table()
@@ -115,6 +144,8 @@ def _on_spark(
     # caller's views alone; a caller's DataFrame reaches it as a global view.
     session = spark.newSession()
     shared = None
+    if isinstance(table, str | os.PathLike):
+        table = session.read.parquet(str(_parquet(Path(table))))
     if hasattr(table, "createOrReplaceGlobalTempView"):
         shared = f"scalepipe_{uuid.uuid4().hex[:12]}"
         table.createOrReplaceGlobalTempView(shared)
@@ -158,6 +189,8 @@ def _run(
 def _arrow(table: Table) -> pa.Table:
     if isinstance(table, pa.Table):
         return table
+    if isinstance(table, pads.Dataset):
+        return table.to_table()
     return pa.Table.from_pandas(table, preserve_index=False)
 
 

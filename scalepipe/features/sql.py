@@ -22,7 +22,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from scalepipe.features.plan import Feature, FeaturePlan, Input, plan_features
+from scalepipe.features.plan import FeaturePlan, Input, plan_features
 from scalepipe.features.spec import FeatureSpec
 
 Engine = Literal["duckdb", "spark"]
@@ -40,8 +40,9 @@ class Dialect:
     text: str  # the text type
     transforms: Mapping[str, str]
     skew: str
-    # The mode of VALUE among (KEY, VALUE, ROWS) rows: the most rows, then the smallest.
+    # The most frequent value, ties to the smallest (pandas' mode); NULL if there is none.
     mode: str
+    num_unique: str = "count(DISTINCT {0})"
     escapes_backslash: bool = False
     common: Mapping[str, str] = field(
         default_factory=lambda: {
@@ -51,7 +52,7 @@ class Dialect:
             "min": "CAST(min({0}) AS DOUBLE)",
             "mean": "avg({0})",
             "percent_true": "avg(coalesce(CAST({0} AS DOUBLE), 0))",
-            "num_unique": "count(DISTINCT {0})",
+            "count": "count({0})",
         }
     )
 
@@ -66,6 +67,10 @@ class Dialect:
     def aggregate(self, primitive: str, column: str) -> str:
         if primitive == "skew":
             return self.skew.format(column)
+        if primitive == "mode":
+            return self.mode.format(column)
+        if primitive == "num_unique":
+            return self.num_unique.format(column)
         return self.common[primitive].format(column)
 
 
@@ -82,7 +87,12 @@ DIALECTS: dict[Engine, Dialect] = {
         },
         # DuckDB's skewness is pandas' but for values with no spread (NULL, pandas 0).
         skew="CASE WHEN count({0}) >= 3 AND var_pop({0}) = 0 THEN 0 ELSE skewness({0}) END",
-        mode=f"first({VALUE} ORDER BY {ROWS} DESC, {VALUE})",
+        # The value counts of the group as a map, then the entry with the most rows and
+        # the smallest value (structs compare field by field).
+        mode=(
+            "list_min(list_transform(map_entries(histogram({0})), "
+            "lambda e: {{'n': -CAST(e.value AS BIGINT), 'v': e.key}})).v"
+        ),
     ),
     "spark": Dialect(
         name="spark",
@@ -99,7 +109,10 @@ DIALECTS: dict[Engine, Dialect] = {
             "CASE WHEN count({0}) < 3 THEN NULL WHEN var_pop({0}) = 0 THEN 0 "
             "ELSE skewness({0}) * sqrt(count({0}) * (count({0}) - 1)) / (count({0}) - 2) END"
         ),
-        mode=f"min_by({VALUE}, struct(-{ROWS}, {VALUE}))",
+        mode="mode({0}, true)",  # deterministic: the lowest value among ties
+        # Spark plans several count(DISTINCT) by copying every row once per column
+        # (Expand): a set per group reads each row once.
+        num_unique="size(collect_set({0}))",
         escapes_backslash=True,
     ),
 }
@@ -129,39 +142,22 @@ def compile_plan(plan: FeaturePlan, engine: Engine = "duckdb") -> CompiledFeatur
     spec = plan.spec
     selected = [f"{quoted(spec.key)} AS {KEY}"]
     selected += [f"{_expression(item, dialect)} AS {quoted(item.label)}" for item in plan.inputs]
-    # A child row without a key belongs to no parent (and would join no mode).
+    # A child row without a key belongs to no parent.
     child = (
         f"SELECT {', '.join(selected)}\n  FROM {quoted(spec.child_table)}"
         f"\n  WHERE {quoted(spec.key)} IS NOT NULL"
     )
-
-    aggregated = [KEY]
-    modes: list[Feature] = []
+    # Every feature is an aggregate of one GROUP BY: one pass over the child rows, which
+    # the engine streams rather than keeps.
+    aggregated = [f"{KEY} AS {quoted(spec.key)}"]
     for feature in plan.features:
-        if feature.input is None:
-            aggregated.append(f"count(*) AS {quoted(feature.name)}")
-        elif feature.primitive == "mode":
-            modes.append(feature)
-        else:
-            expression = dialect.aggregate(feature.primitive, quoted(feature.input.label))
-            aggregated.append(f"{expression} AS {quoted(feature.name)}")
-    parts = [
-        f"child AS (\n  {child}\n)",
-        f"aggregated AS (\n  SELECT {', '.join(aggregated)}\n  FROM child GROUP BY {KEY}\n)",
-    ]
-    joins = ""
-    for number, feature in enumerate(modes, start=1):
-        assert feature.input is not None
-        column = quoted(feature.input.label)
-        parts.append(
-            f"mode_{number} AS (\n  SELECT {KEY}, {dialect.mode} AS {quoted(feature.name)}\n  FROM "
-            f"(SELECT {KEY}, {column} AS {VALUE}, count(*) AS {ROWS} FROM child "
-            f"WHERE {column} IS NOT NULL GROUP BY {KEY}, {column})\n  GROUP BY {KEY}\n)"
+        column = "*" if feature.input is None else quoted(feature.input.label)
+        aggregated.append(
+            f"{dialect.aggregate(feature.primitive, column)} AS {quoted(feature.name)}"
         )
-        joins += f"\n  LEFT JOIN mode_{number} USING ({KEY})"
-    columns = [f"{KEY} AS {quoted(spec.key)}", *(quoted(name) for name in plan.names)]
-    sql = "WITH " + ",\n".join(parts)
-    sql += f"\nSELECT {', '.join(columns)}\nFROM aggregated{joins}\nORDER BY {KEY}"
+    columns = ",\n  ".join(aggregated)
+    sql = f"WITH child AS (\n  {child}\n)\nSELECT {columns}\nFROM child GROUP BY {KEY}"
+    sql += f"\nORDER BY {KEY}"
     return CompiledFeatures(sql, plan.names, engine)
 
 

@@ -93,6 +93,26 @@ def test_one_games_features_from_the_kept_vocabulary_equal_the_tables(tmp_path: 
     assert_same_features(one.to_pandas().set_index("game_id"), row)
 
 
+def test_a_parquet_file_or_folder_is_read_by_duckdb_itself(tmp_path: Path) -> None:
+    expected = dfs(nhl_spec(), {"game_plays": plays()})
+    pq.write_table(plays(), tmp_path / "plays.parquet", row_group_size=5_000)
+    (tmp_path / "parts" / "day=1").mkdir(parents=True)
+    half = plays().num_rows // 2
+    pq.write_table(plays().slice(0, half), tmp_path / "parts" / "a.parquet")
+    pq.write_table(plays().slice(half), tmp_path / "parts" / "day=1" / "b.parquet")
+    for path in (tmp_path / "plays.parquet", str(tmp_path / "parts")):
+        features = dfs(nhl_spec(), {"game_plays": path})
+        assert features.vocabulary == expected.vocabulary
+        assert_same_features(
+            features.to_pandas().set_index("game_id"), expected.to_pandas().set_index("game_id")
+        )
+    with pytest.raises(DatasetError, match="no Parquet file or folder"):
+        dfs(nhl_spec(), {"game_plays": tmp_path / "nothing.parquet"})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"holds no \.parquet file"):
+        dfs(nhl_spec(), {"game_plays": tmp_path / "empty"})
+
+
 def test_values_and_names_from_data_are_quoted_never_run(tmp_path: Path) -> None:
     """Category values and column names come from data: a quote in either is text."""
     hostile = "x'); DROP TABLE plays; --"
@@ -131,6 +151,11 @@ def test_spark_sql_gives_duckdbs_features(spark: Any, tmp_path: Path) -> None:
         again.to_pandas().set_index("game_id"), on_spark.to_pandas().set_index("game_id")
     )
     assert not spark.catalog.listTables("global_temp")
+    from_path = dfs(nhl_spec(), {"game_plays": tmp_path / "plays.parquet"}, engine="spark",
+                    spark=spark)  # fmt: skip
+    assert_same_features(
+        from_path.to_pandas().set_index("game_id"), on_spark.to_pandas().set_index("game_id")
+    )
 
 
 def test_hostile_values_are_text_on_spark_too(spark: Any) -> None:
