@@ -288,8 +288,7 @@ class Service:
         started = time.perf_counter()
         model = predictor.current
         if isinstance(batch, Children) and model.features is not None:
-            keys, matrix = model.feature_rows(batch.items)
-            scores: list[float] = model.predict_array(matrix).tolist()
+            keys, matrix, scores = model.score_children(batch.items)
             self._predicted(model, Rows(matrix.tolist()), scores, started)
             return model, scores, {model.features.spec.key: keys}
         scores = model.predict_batch(batch)

@@ -4,6 +4,7 @@ or on Spark SQL (the book's chapter 6: feature engineering distributed)."""
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,12 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from scalepipe.errors import DatasetError
 from scalepipe.features.plan import FeaturePlan, plan_features
 from scalepipe.features.spec import FeatureSpec
-from scalepipe.features.sql import CompiledFeatures, Engine, compile_plan, vocabulary_sql
+from scalepipe.features.sql import (
+    DIALECTS,
+    CompiledFeatures,
+    Engine,
+    compile_plan,
+    vocabulary_sql,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,13 +88,23 @@ def _on_duckdb(
     child: ArrowChild | Path
     if isinstance(table, str | os.PathLike):
         child = _parquet(Path(table))
-        schema = pads.dataset(child, format="parquet").schema
     else:
-        child = table if isinstance(table, pads.Dataset) else _arrow(table)
-        schema = child.schema
-    spec.columns(schema)  # names a missing column before any query does
+        child = table if _is_dataset(table) else _arrow(table)
     with _duckdb(spec.child_table, child) as query:
+        if isinstance(child, Path):
+            schema = query(f"SELECT * FROM {DIALECTS['duckdb'].identifier(spec.child_table)} "
+                           "LIMIT 0").schema  # fmt: skip
+        else:
+            schema = child.schema
+        spec.columns(schema)  # names a missing column before any query does
         return _run(spec, schema, vocabulary, "duckdb", query)
+
+
+def _is_dataset(table: Any) -> bool:
+    """A pyarrow dataset; checked without importing pyarrow.dataset (and pandas with it),
+    which a caller holding a dataset has imported already."""
+    dataset = sys.modules.get("pyarrow.dataset")
+    return dataset is not None and isinstance(table, dataset.Dataset)
 
 
 def _parquet(path: Path) -> Path:
@@ -189,7 +205,7 @@ def _run(
 def _arrow(table: Table) -> pa.Table:
     if isinstance(table, pa.Table):
         return table
-    if isinstance(table, pads.Dataset):
+    if _is_dataset(table):
         return table.to_table()
     return pa.Table.from_pandas(table, preserve_index=False)
 

@@ -183,10 +183,15 @@ class LoadedVersion:
             )
         return self.features.matrix(children)
 
+    def score_children(self, children: Any) -> tuple[list[Any], Any, list[float]]:
+        """The parents' keys, their feature rows and their scores, in key order."""
+        keys, matrix = self.feature_rows(children)
+        scores: list[float] = self._score_matrix(matrix).tolist()
+        return keys, matrix, scores
+
     def predict_children(self, children: Any) -> list[float]:
         """One score per parent (in key order) of child rows: a game's plays."""
-        result: list[float] = self._score_matrix(self.feature_rows(children)[1]).tolist()
-        return result
+        return self.score_children(children)[2]
 
     def predict_batch(self, batch: Batch) -> list[float]:
         """Any request shape (predict/requests.py): records, rows, columns, child rows."""
