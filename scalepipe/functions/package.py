@@ -95,6 +95,8 @@ def _requirements(
     needs: list[str] = []
     if card.fast_path is None:
         needs += _LIBRARIES[card.artifact_format]
+    if card.features is not None:  # the plays' feature rows are computed in the function
+        needs += [library for library in ("numpy", "pyarrow") if library not in needs]
     if not bundle_model:
         remote = (run_from or models.url).split("://", 1)[0]
         needs += ["fsspec", *({"s3": ["s3fs"], "gs": ["gcsfs"]}.get(remote, []))]

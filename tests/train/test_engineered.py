@@ -173,3 +173,31 @@ def test_train_serve_and_send_a_games_plays(tmp_path: Path) -> None:
     first = next(record for record in logged if record["output"] == pytest.approx(expected[0]))
     assert list(first["inputs"]) == list(predictor.signature.names)
     assert first["inputs"]["COUNT(plays)"] == len(plays_of(games[0]))
+
+
+def test_a_lambda_function_scores_a_games_plays_and_packs_what_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Lambda handler (run in process: no Lambda runtime runs here) takes the plays at
+    the model's route; its package brings the libraries that compute the feature rows."""
+    from scalepipe.functions import aws_lambda
+    from scalepipe.functions.package import serving_requirements
+    from scalepipe.functions.runtime import FunctionRuntime
+
+    store = ModelStore(str(tmp_path / "store"))
+    trained().publish(store, name="nhl", alias="champion")
+    assert {"numpy", "pyarrow"} <= set(serving_requirements(f"{store.url}/nhl", bundle_model=True))
+    monkeypatch.setattr(
+        aws_lambda, "runtime", FunctionRuntime({"SCALEPIPE_MODEL": f"{store.url}/nhl"})
+    )
+    game = int(game_plays()["game_id"].iloc[-1])
+    path = "/v1/models/nhl/predict"
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+             "headers": {"content-type": "application/json"},
+             "requestContext": {"http": {"method": "POST", "path": path}},
+             "body": json.dumps({"plays": plays_of(game)}), "isBase64Encoded": False}  # fmt: skip
+    answer = aws_lambda.handler(event, None)
+    assert answer["statusCode"] == 200, answer
+    expected = Predictor.load("nhl", store=store).predict_children(plays_of(game))
+    assert json.loads(answer["body"])["predictions"] == pytest.approx(expected, rel=1e-12)
+    assert json.loads(answer["body"])["game_id"] == [game]
