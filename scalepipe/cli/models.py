@@ -131,6 +131,23 @@ def models_show(
         f"created {card.created}; data {card.data_fingerprint or '-'}; git {card.git_sha or '-'}"
     )
     out.print(f"aliases: {_aliases_text(aliases)}")
+    if card.profile:
+        out.print(_profile_table(card.profile))
+
+
+def _profile_table(profile: dict[str, Any], most: int = 20) -> Table:
+    """The training rows per feature, as the model app and drift monitoring read them."""
+    features = profile.get("features", {})
+    table = Table("feature", "min", "median", "max", "missing",
+                  title=f"training data: {profile.get('rows', 0):,} rows")  # fmt: skip
+    for name, described in list(features.items())[:most]:
+        middle = described.get("quantiles", {}).get("0.5")
+        shown = [described.get("min"), middle, described.get("max")]
+        table.add_row(name, *("-" if v is None else f"{v:g}" for v in shown),
+                      f"{described.get('missing', 0):,}")  # fmt: skip
+    if len(features) > most:
+        table.add_row(f"... {len(features) - most} more", "", "", "", "")
+    return table
 
 
 @models_app.command("promote")

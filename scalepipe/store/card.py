@@ -40,6 +40,9 @@ class ModelCard:
     git_sha: str | None = None
     # The version's feature definition (features.json): the model scores raw child rows.
     features: str | None = None
+    # The training rows' profile per feature (train/profile.py): ranges, quantiles,
+    # histograms, example rows; None for a model published without one.
+    profile: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -56,6 +59,7 @@ class ModelCard:
                 "library_versions": self.library_versions,
                 "git_sha": self.git_sha,
                 "features": self.features,
+                "profile": self.profile,
             },
             indent=1,
             default=str,
@@ -79,6 +83,7 @@ class ModelCard:
                 library_versions=raw.get("library_versions", {}),
                 git_sha=raw.get("git_sha"),
                 features=_optional_text(raw.get("features")),
+                profile=_optional_object(raw.get("profile")),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise StoreError(f"{CARD} is unreadable: {error}") from error
@@ -87,6 +92,12 @@ class ModelCard:
 def _optional_text(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"expected text or null, got {type(value).__name__}")
+    return value
+
+
+def _optional_object(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"expected an object or null, got {type(value).__name__}")
     return value
 
 

@@ -247,13 +247,15 @@ class ModelStore:
         alias: str | None = None,
         allow_pickle: bool = False,
         features: tuple[str, bytes] | None = None,
+        profile: Mapping[str, Any] | None = None,
     ) -> int:
         """Store `model` as the next version of `name`; return the version number.
 
         `model` is a fitted model (then `signature` is required) or a PreparedModel,
         which can be published to several stores without serialising it again.
         `features`: the file name and content of the feature definition the model's
-        inputs come from (scalepipe.features), kept beside the model.
+        inputs come from (scalepipe.features), kept beside the model. `profile`: the
+        training rows' profile per feature, kept in the card.
         """
         check_name(name)
         if alias is not None:
@@ -269,6 +271,7 @@ class ModelStore:
                 data_fingerprint=data_fingerprint,
                 allow_pickle=allow_pickle,
                 features=features,
+                profile=profile,
             )
         version = self._claim(name)
         files = dict(model.files)
@@ -409,6 +412,7 @@ def prepare_model(
     data_fingerprint: str | None = None,
     allow_pickle: bool = False,
     features: tuple[str, bytes] | None = None,
+    profile: Mapping[str, Any] | None = None,
 ) -> PreparedModel:
     """Serialise `model` safely (skops, .keras; pickle only if allowed) and describe it."""
     from scalepipe.store.formats import save_mlflow_model
@@ -440,6 +444,7 @@ def prepare_model(
         library_versions=library_versions(),
         git_sha=git_sha(),
         features=features[0] if features is not None else None,
+        profile=dict(profile) if profile is not None else None,
     )
     return PreparedModel(files, card)
 

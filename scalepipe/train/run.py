@@ -23,6 +23,7 @@ from scalepipe.signature import Signature
 from scalepipe.train import plots
 from scalepipe.train.engineered import engineered, engineered_data
 from scalepipe.train.metrics import evaluate
+from scalepipe.train.profile import feature_profile
 from scalepipe.train.recipes import (
     DEFAULT_RECIPE,
     RECIPES,
@@ -52,6 +53,7 @@ class TrainedModel:
     plot: Path | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     features: FeatureDefinition | None = None  # the model's inputs are computed from rows
+    profile: dict[str, Any] | None = None  # the training rows per feature (train/profile.py)
 
     def publish(
         self,
@@ -73,6 +75,7 @@ class TrainedModel:
             data_fingerprint=self.data_fingerprint,
             alias=alias,
             features=None if self.features is None else (FEATURES_FILE, self.features.to_json()),
+            profile=self.profile,
         )
 
     @property
@@ -182,6 +185,7 @@ def train_frame(
         | plain_params(estimator),
         data_fingerprint=fingerprint(frame),
         history=getattr(estimator, "history", {}),
+        profile=feature_profile(x_train, signature.names, seed=seed),
     )
     if plot_dir is not None:
         trained.plot = _plot(trained, plot_dir, y_test, scores)
