@@ -36,6 +36,8 @@ demo: $(STAMP_DEMO)
 	$(BIN)/scalepipe quickstart
 
 test: $(STAMP_DEV) $(STAMP_FEATURETOOLS)
+	@# The model app's tests drive Debian's headless Chromium (Playwright cannot fetch its own).
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/ruff check scalepipe tests benchmarks examples
 	$(BIN)/ruff format --check scalepipe tests benchmarks examples
 	$(BIN)/mypy

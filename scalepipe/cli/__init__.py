@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from scalepipe.cli import app as app_command
 from scalepipe.cli import batch, data, features, functions, models, serve, train
 from scalepipe.cli.common import console, out
 from scalepipe.errors import ScalepipeError
@@ -32,6 +33,7 @@ app.add_typer(features.features_app, name="features")
 app.command()(functions.invoke)
 app.command()(serve.serve)
 app.command()(serve.quickstart)
+app.command(name="app")(app_command.app)
 
 
 def main() -> None:
