@@ -26,12 +26,23 @@ NO_PROFILE = (
 
 
 def build_app(
-    predictors: Sequence[Predictor], *, prefix: str = "/", api_url: str = "http://127.0.0.1:8000"
+    predictors: Sequence[Predictor],
+    *,
+    prefix: str = "/",
+    api_url: str = "http://127.0.0.1:8000",
+    features: Sequence[str] | None = None,
 ) -> Dash:
     """The app for `predictors` (a selector when there are several), served under
-    `prefix`; `api_url`: where the model server answers, for the ready-made calls."""
+    `prefix`; `api_url`: where the model server answers, for the ready-made calls;
+    `features`: show only these inputs (the book's app shows 2 of 10), the others held at
+    their training medians."""
     if not predictors:
         raise ValueError("the app needs at least one model")
+    shown_only = set(features) if features else None
+    for predictor in predictors:
+        unknown = sorted((shown_only or set()) - set(predictor.signature.names))
+        if unknown:
+            raise ValueError(f"{predictor.name} has no feature(s) {', '.join(unknown)}")
     served = {predictor.name: predictor for predictor in predictors}
     first = predictors[0].name
     app = Dash(
@@ -93,31 +104,48 @@ def build_app(
             for index in range(len(examples))
         ]  # fmt: skip
         return (
-            [_input(widget) for widget in chosen],
+            [
+                _input(widget)
+                for widget in chosen
+                if shown_only is None or widget.name in shown_only
+            ],
             buttons if examples else [],
             _card(predictor),
             "" if card.profile else NO_PROFILE,
             [widget.name for widget in chosen],
-            chosen[0].name,
+            next(w.name for w in chosen if shown_only is None or w.name in shown_only),
         )
 
+    # The prediction has a callback of its own, and the what-if chart and the ready-made
+    # calls follow it (chained on the prediction shown): the number is on screen first,
+    # without a second request competing with it.
     @app.callback(
         Output("prediction", "children"),
-        Output("whatif", "figure"),
-        Output("curl", "children"),
-        Output("python", "children"),
         Input({"type": FEATURE, "name": ALL}, "value"),
-        Input("whatif-feature", "value"),
         State("model", "value"),
     )
-    def predict(values: list[Any], swept: str | None, name: str) -> tuple[Any, ...]:
+    def predict(values: list[Any], name: str) -> Any:
         predictor, chosen = model(name)
         record = _record(chosen, ctx.inputs_list[0], values)
         if record is None:
-            return no_update, no_update, no_update, no_update
-        score = predictor.predict_one(record)
+            return no_update
+        return f"{predictor.predict_one(record):.4f}"
+
+    @app.callback(
+        Output("whatif", "figure"),
+        Output("curl", "children"),
+        Output("python", "children"),
+        Input("prediction", "children"),
+        Input("whatif-feature", "value"),
+        State({"type": FEATURE, "name": ALL}, "value"),
+        State("model", "value"),
+    )
+    def explain(_: Any, swept: str | None, values: list[Any], name: str) -> tuple[Any, ...]:
+        predictor, chosen = model(name)
+        record = _record(chosen, ctx.states_list[0], values)
+        if record is None:
+            return no_update, no_update, no_update
         return (
-            f"{score:.4f}",
             _whatif(predictor, chosen, record, swept),
             _curl(api_url, predictor.name, record),
             _python(api_url, predictor.name, record),
@@ -161,11 +189,14 @@ def _input(widget: Widget) -> html.Div:
 
 
 def _record(chosen: list[Widget], inputs: list[dict[str, Any]], values: list[Any]) -> Any:
+    """The record the page shows; a feature without an input on the page is held at its
+    default."""
     by_name = {widget.name: widget for widget in chosen}
     given = {item["id"]["name"]: value for item, value in zip(inputs, values, strict=True)}
-    if set(given) != set(by_name):  # the inputs of another model, mid-switch
+    if not given or not set(given) <= set(by_name):  # the inputs of another model, mid-switch
         return None
-    return {name: by_name[name].value(given[name]) for name in by_name}
+    return {name: widget.value(given.get(name, widget.default))
+            for name, widget in by_name.items()}  # fmt: skip
 
 
 def _whatif(

@@ -94,7 +94,11 @@ def test_what_if_examples_and_the_model_selector(
     example = {name: float(value) for name, value in profile["examples"][1].items()}
     page.click("#examples button:nth-of-type(2)")
     shows(page, "#prediction", f"{games.predict_one(example):.4f}")
-    assert json.dumps({"instances": [example]}) in page.inner_text("#curl")
+    # The what-if chart and the ready-made calls follow the prediction.
+    page.wait_for_function(
+        "(body) => document.querySelector('#curl').innerText.includes(body)",
+        arg=json.dumps({"instances": [example]}), timeout=10_000,
+    )  # fmt: skip
     assert "requests.post(" in page.inner_text("#python")
 
     # The what-if chart sweeps the chosen feature (the first) with the rest held.
@@ -163,3 +167,14 @@ def test_the_app_command_serves_the_page(store: ModelStore) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and "nothing" in refused.stderr
+
+
+def test_the_books_two_input_app(page: Any, serve_dash: Serve, store: ModelStore) -> None:
+    """The book's chapter 2 page: inputs for G1 and G2, the other games held."""
+    games = Predictor.load("games", store=store)
+    page.goto(serve_dash(build_app([games], features=["G1", "G2"])))
+    held = medians(games)
+    shows(page, "#prediction", f"{games.predict_one(held):.4f}")
+    assert page.locator("#inputs > div").count() == 2
+    page.locator(f"{feature('G2')} input").set_checked(not held["G2"])
+    shows(page, "#prediction", f"{games.predict_one(held | {'G2': 1 - held['G2']}):.4f}")
