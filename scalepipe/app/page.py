@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import flask
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from scalepipe.app.widgets import Widget, widgets
@@ -29,11 +30,12 @@ def build_app(
     predictors: Sequence[Predictor],
     *,
     prefix: str = "/",
-    api_url: str = "http://127.0.0.1:8000",
+    api_url: str | None = "http://127.0.0.1:8000",
     features: Sequence[str] | None = None,
 ) -> Dash:
     """The app for `predictors` (a selector when there are several), served under
-    `prefix`; `api_url`: where the model server answers, for the ready-made calls;
+    `prefix`; `api_url`: where the model server answers, for the ready-made calls (None:
+    the server that serves the page, as in `scalepipe serve --ui`);
     `features`: show only these inputs (the book's app shows 2 of 10), the others held at
     their training medians."""
     if not predictors:
@@ -145,10 +147,11 @@ def build_app(
         record = _record(chosen, ctx.states_list[0], values)
         if record is None:
             return no_update, no_update, no_update
+        base = api_url or flask.request.host_url.rstrip("/")
         return (
             _whatif(predictor, chosen, record, swept),
-            _curl(api_url, predictor.name, record),
-            _python(api_url, predictor.name, record),
+            _curl(base, predictor.name, record),
+            _python(base, predictor.name, record),
         )
 
     @app.callback(
@@ -167,6 +170,11 @@ def build_app(
         row = (predictor.card.profile or {}).get("examples", [])[int(triggered["index"])]
         return [by_name[feature].shown(row.get(feature)) for feature in outputs]
 
+    # Behind `serve --ui`'s worker processes, a script's request that reached a worker
+    # which had not rendered the page yet was answered 500 ("dash is not a registered
+    # library") about every other run of tests/app/test_serve_ui.py; rendering it once
+    # in every process, here, ended that.
+    app.server.test_client().get(prefix)
     return app
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +19,7 @@ from scalepipe.cli.common import (
 )
 from scalepipe.cli.train import book_table
 from scalepipe.config import Settings
+from scalepipe.errors import ServeError
 
 
 def serve(
@@ -58,11 +60,15 @@ def serve(
     header_limit: Annotated[
         int, typer.Option(help="Largest request line + headers in bytes (else 431).", min=1024)
     ] = 64 << 10,
+    ui: Annotated[
+        bool,
+        typer.Option("--ui", help="Serve the model app at /app too (needs '.[app]')."),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
     """Serve published models over HTTP on a production server (uvicorn workers).
 
-    Example: scalepipe serve games housing@champion --workers 2 --port 8000
+    Example: scalepipe serve games housing@champion --workers 2 --port 8000 --ui
     """
     from scalepipe.serve.limits import ConnectionLimits
     from scalepipe.serve.runner import ServerOptions
@@ -80,9 +86,32 @@ def serve(
         allow_pickle=allow_pickle,
         log_predictions=log_predictions,
         limits=ConnectionLimits(max_connections, request_timeout, keep_alive, header_limit),
-        on_ready=lambda url: console.print(f"serving on {url}  (docs: {url}/docs; Ctrl-C stops)"),
+        on_ready=lambda url: console.print(
+            f"serving on {url}  (docs: {url}/docs"
+            + (f"; the model app: {url}/app/" if ui else "")
+            + "; Ctrl-C stops)"
+        ),
+        mounts=_model_app() if ui else None,
     )
     run_server(options)
+
+
+def _model_app() -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """The model app at /app, for `serve --ui`: made in each worker from its predictors."""
+    try:
+        from a2wsgi import WSGIMiddleware
+
+        from scalepipe.app.page import build_app
+    except ImportError as error:
+        raise ServeError(
+            f"--ui needs the model app: pip install 'scalepipe[app]' ({error.name} is missing)"
+        ) from None
+
+    def mount(predictors: Sequence[Any]) -> dict[str, Any]:
+        page = build_app(predictors, prefix="/app/", api_url=None)
+        return {"/app": WSGIMiddleware(page.server)}
+
+    return mount
 
 
 def quickstart(

@@ -49,3 +49,27 @@ class ApiKeys:
         for key in self._keys:
             matched |= hmac.compare_digest(offered, key)
         return matched
+
+    def session_token(self, offered: str) -> str | None:
+        """A browser session's token for a valid key (an HMAC of the key, so the cookie
+        that holds it is not the key itself), or None for a wrong one."""
+        if not self._keys:
+            return None
+        matched = None
+        for key in self._keys:
+            if hmac.compare_digest(offered.encode(), key):
+                matched = key
+        return _token(matched) if matched is not None else None
+
+    def allows_session(self, token: bytes) -> bool:
+        """True if no keys are configured or `token` is the session token of one."""
+        if not self._keys:
+            return True
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(token, _token(key).encode())
+        return matched
+
+
+def _token(key: bytes) -> str:
+    return hmac.new(key, b"scalepipe browser session", "sha256").hexdigest()

@@ -11,11 +11,13 @@ endpoints/routes.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from scalepipe.endpoints.http import HttpError, Request, error_response
 from scalepipe.endpoints.routes import match
 from scalepipe.endpoints.service import Service
+from scalepipe.serve.mounts import Mounts
 from scalepipe.types import Header, Receive, Scope, Send
 
 log = logging.getLogger("scalepipe.serve")
@@ -24,9 +26,18 @@ log = logging.getLogger("scalepipe.serve")
 class ServingApp:
     """A Service over ASGI: `ServingApp(Service(predictors, api_keys=...))`."""
 
-    def __init__(self, service: Service, *, on_shutdown: Sequence[Callable[[], None]] = ()) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        on_shutdown: Sequence[Callable[[], None]] = (),
+        mounts: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`mounts`: other ASGI apps by path prefix (the model app at /app), behind the
+        same API keys (serve/mounts.py)."""
         self.service = service
         self.on_shutdown = list(on_shutdown)
+        self.mounts = Mounts(mounts, service.api_keys) if mounts else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -34,6 +45,11 @@ class ServingApp:
             return
         if scope["type"] != "http":
             return
+        if self.mounts is not None:
+            prefix = self.mounts.find(scope["path"])
+            if prefix is not None:
+                await self.mounts.forward(prefix, scope, receive, send)
+                return
         headers: list[Header] = scope["headers"]
         try:
             body = await self._read_body(scope["method"], receive, headers)

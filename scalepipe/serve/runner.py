@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -57,6 +57,11 @@ class ServerOptions:
     log_predictions: Path | None = None
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     on_ready: Callable[[str], None] | None = field(default=None, repr=False)
+    # Other ASGI apps to serve beside the models, made from the loaded predictors in each
+    # worker: path prefix -> app (the command line mounts the model app at /app).
+    mounts: Callable[[Sequence[Predictor]], Mapping[str, Any]] | None = field(
+        default=None, repr=False
+    )
 
 
 def load_models(options: ServerOptions) -> list[Predictor]:
@@ -138,7 +143,8 @@ def serve(options: ServerOptions) -> None:
             metrics=metrics,
             on_prediction=prediction_log.record if prediction_log else None,
         )
-        return ServingApp(service, on_shutdown=shutdown)
+        mounts = options.mounts(predictors) if options.mounts is not None else None
+        return ServingApp(service, on_shutdown=shutdown, mounts=mounts)
 
     names = ", ".join(p.name for p in predictors)
     with multiprocess_folder():

@@ -11,11 +11,18 @@ from typing import Any
 
 import pytest
 
+from scalepipe.store import ModelStore
+from scalepipe.train import train
+from tests import models
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running
+    in this thread while it is open, which would break later tests that run their own
+    (asyncio.run)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -45,6 +52,7 @@ def page(browser: Any) -> Iterator[Any]:
     context.route("**/*", route)
     errors: list[str] = []
     tab = context.new_page()
+    tab.set_default_timeout(30_000)  # a loaded CI machine; speed is benchmarks/app.py's
     tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab
     context.close()
@@ -68,3 +76,14 @@ def serve_dash() -> Iterator[Callable[[Any], str]]:
     yield start
     for server in servers:
         server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
+    """games and housing trained here (with their training profiles), and a model
+    published without one."""
+    store = ModelStore(str(tmp_path_factory.mktemp("app") / "store"))
+    train("games", "logistic", plot=False).publish(store, name="games", alias="champion")
+    train("housing", "linear", plot=False).publish(store, name="housing", alias="champion")
+    store.publish(models.prepared("logistic"), "bare", alias="champion")  # no profile
+    return store
