@@ -26,13 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 SCALEPIPE_APP = """
-import sys
+import dataclasses, sys
 from scalepipe.app.page import build_app
+from scalepipe.config import Settings
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from scalepipe.train import train
-store = ModelStore(sys.argv[2])
-train("games", "logistic", plot=False).publish(store, name="games", alias="champion")
+store = ModelStore(sys.argv[2] + "/store")
+settings = dataclasses.replace(Settings.load(), plots_dir=sys.argv[2] + "/plots")
+train("games", "logistic", settings=settings).publish(store, name="games", alias="champion")
 build_app([Predictor.load("games", store=store)]).run(port=int(sys.argv[1]), debug=False)
 """
 

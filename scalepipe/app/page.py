@@ -8,6 +8,7 @@ installed package: the page loads nothing from another host and works offline.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -229,6 +230,12 @@ def _whatif(
 
 def _card(predictor: Predictor) -> html.Div:
     card = predictor.card
+    plot = []
+    if card.plot is not None:  # read from the store, checked against the manifest
+        data = predictor.store.read_version(card.name, card.version, only=(card.plot,))
+        source = "data:image/png;base64," + base64.b64encode(data[card.plot]).decode()
+        plot = [html.Img(id="training-plot", src=source, alt="the training plot",
+                         style={"maxWidth": "28em", "display": "block"})]  # fmt: skip
     alias = predictor.uri.wanted_alias
     metrics = ", ".join(f"{name} {value:.4f}" for name, value in card.metrics.items())
     rows = (card.profile or {}).get("rows")
@@ -238,6 +245,7 @@ def _card(predictor: Predictor) -> html.Div:
             html.Span(f" {predictor.output} of {card.signature.target}"),
             html.Div(f"metrics: {metrics or 'none recorded'}"),
             html.Div(f"trained {card.created}" + (f" on {rows:,} rows" if rows else "")),
+            *plot,
         ],
         id="model-card",
         style={"background": "#f4f6f8", "padding": "0.6em", "margin": "0.6em 0"},

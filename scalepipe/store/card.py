@@ -43,6 +43,8 @@ class ModelCard:
     # The training rows' profile per feature (train/profile.py): ranges, quantiles,
     # histograms, example rows; None for a model published without one.
     profile: dict[str, Any] | None = None
+    # The training plot (a PNG in the version folder), when one was made.
+    plot: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -60,6 +62,7 @@ class ModelCard:
                 "git_sha": self.git_sha,
                 "features": self.features,
                 "profile": self.profile,
+                "plot": self.plot,
             },
             indent=1,
             default=str,
@@ -84,6 +87,7 @@ class ModelCard:
                 git_sha=raw.get("git_sha"),
                 features=_optional_text(raw.get("features")),
                 profile=_optional_object(raw.get("profile")),
+                plot=_optional_text(raw.get("plot")),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise StoreError(f"{CARD} is unreadable: {error}") from error

@@ -42,6 +42,8 @@ from scalepipe.store.uri import NAME_PATTERN, ModelURI, check_alias, check_name
 
 log = logging.getLogger(__name__)
 CLAIM = ".claim"
+PLOT = "plot.png"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ALIASES = "aliases.json"
 AUDIT = "audit"
 
@@ -248,6 +250,7 @@ class ModelStore:
         allow_pickle: bool = False,
         features: tuple[str, bytes] | None = None,
         profile: Mapping[str, Any] | None = None,
+        plot: bytes | None = None,
     ) -> int:
         """Store `model` as the next version of `name`; return the version number.
 
@@ -255,7 +258,7 @@ class ModelStore:
         which can be published to several stores without serialising it again.
         `features`: the file name and content of the feature definition the model's
         inputs come from (scalepipe.features), kept beside the model. `profile`: the
-        training rows' profile per feature, kept in the card.
+        training rows' profile per feature, kept in the card. `plot`: the training plot (PNG).
         """
         check_name(name)
         if alias is not None:
@@ -272,6 +275,7 @@ class ModelStore:
                 allow_pickle=allow_pickle,
                 features=features,
                 profile=profile,
+                plot=plot,
             )
         version = self._claim(name)
         files = dict(model.files)
@@ -413,6 +417,7 @@ def prepare_model(
     allow_pickle: bool = False,
     features: tuple[str, bytes] | None = None,
     profile: Mapping[str, Any] | None = None,
+    plot: bytes | None = None,
 ) -> PreparedModel:
     """Serialise `model` safely (skops, .keras; pickle only if allowed) and describe it."""
     from scalepipe.store.formats import save_mlflow_model
@@ -427,9 +432,13 @@ def prepare_model(
         }
     if features is not None:
         path, data = features
-        if path in files or path in (CARD, MANIFEST, SIGNATURE, CLAIM) or "/" in path:
+        if path in files or path in (CARD, MANIFEST, SIGNATURE, CLAIM, PLOT) or "/" in path:
             raise StoreError(f"{path!r} cannot name the feature definition: choose a new name")
         files[path] = data
+    if plot is not None:
+        if not plot.startswith(PNG_MAGIC):
+            raise StoreError("the training plot must be a PNG image")
+        files[PLOT] = plot
     card = ModelCard(
         name="",
         version=0,
@@ -445,6 +454,7 @@ def prepare_model(
         git_sha=git_sha(),
         features=features[0] if features is not None else None,
         profile=dict(profile) if profile is not None else None,
+        plot=PLOT if plot is not None else None,
     )
     return PreparedModel(files, card)
 

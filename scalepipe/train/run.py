@@ -76,6 +76,7 @@ class TrainedModel:
             alias=alias,
             features=None if self.features is None else (FEATURES_FILE, self.features.to_json()),
             profile=self.profile,
+            plot=self.plot.read_bytes() if self.plot is not None and self.plot.is_file() else None,
         )
 
     @property

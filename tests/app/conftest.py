@@ -4,6 +4,7 @@ app served by a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from scalepipe.config import Settings
 from scalepipe.store import ModelStore
 from scalepipe.train import train
 from tests import models
@@ -80,10 +82,13 @@ def serve_dash() -> Iterator[Callable[[Any], str]]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
-    """games and housing trained here (with their training profiles), and a model
-    published without one."""
-    store = ModelStore(str(tmp_path_factory.mktemp("app") / "store"))
-    train("games", "logistic", plot=False).publish(store, name="games", alias="champion")
+    """games (with its training plot) and housing trained here, with their training
+    profiles, and a model published without one."""
+    folder = tmp_path_factory.mktemp("app")
+    store = ModelStore(str(folder / "store"))
+    settings = dataclasses.replace(Settings.load(), plots_dir=str(folder / "plots"))
+    games = train("games", "logistic", settings=settings)  # with its ROC plot
+    games.publish(store, name="games", alias="champion")
     train("housing", "linear", plot=False).publish(store, name="housing", alias="champion")
     store.publish(models.prepared("logistic"), "bare", alias="champion")  # no profile
     return store

@@ -80,6 +80,8 @@ def test_what_if_examples_and_the_model_selector(
     shows(page, "#prediction", f"{games.predict_one(medians(games)):.4f}")
     card = page.inner_text("#model-card")
     assert "games:1 (champion)" in card and "roc_auc" in card
+    assert games.card.plot == "plot.png"  # shown from the store, not from another host
+    page.wait_for_function("document.querySelector('#training-plot')?.naturalWidth > 100")
 
     profile = games.card.profile
     assert profile is not None
@@ -106,6 +108,7 @@ def test_what_if_examples_and_the_model_selector(
     page.get_by_role("option", name="housing").click()
     page.wait_for_function("document.querySelectorAll('#inputs > div').length === 13")
     assert "housing:1" in page.inner_text("#model-card")
+    assert page.locator("#training-plot").count() == 0  # published without a plot
     shows(page, "#prediction", f"{housing.predict_one(medians(housing)):.4f}")
     box = page.locator(feature("crim"))
     box.fill("7.5")

@@ -68,6 +68,18 @@ def test_the_card_describes_the_version(tmp_path: Path) -> None:
     assert on_disk["signature"]["features"][0] == {"name": "G1", "type": "integer"}
 
 
+def test_a_training_plot_is_kept_under_the_manifest_and_must_be_a_png(tmp_path: Path) -> None:
+    store = ModelStore(str(tmp_path))
+    fitted = models.fitted("logistic")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    version = store.publish(fitted.model, "games", signature=fitted.signature, plot=png)
+    assert store.card("games", version).plot == "plot.png"
+    assert store.read_version("games", version, only=("plot.png",)) == {"plot.png": png}
+    with pytest.raises(StoreError, match="must be a PNG image"):
+        store.publish(fitted.model, "games", signature=fitted.signature, plot=b"<svg>")
+    assert store.versions("games") == [version]
+
+
 def test_the_manifest_lists_every_file_and_verify_checks_them(tmp_path: Path) -> None:
     store = ModelStore(str(tmp_path))
     store.publish(models.prepared("logistic"), "games")
