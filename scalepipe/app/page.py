@@ -17,6 +17,7 @@ import flask
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from scalepipe.app.widgets import Widget, widgets
+from scalepipe.errors import InvalidInput
 from scalepipe.predict import Predictor
 
 FEATURE = "feature"
@@ -129,10 +130,13 @@ def build_app(
     )
     def predict(values: list[Any], name: str) -> Any:
         predictor, chosen = model(name)
-        record = _record(chosen, ctx.inputs_list[0], values)
-        if record is None:
-            return no_update
-        return f"{predictor.predict_one(record):.4f}"
+        try:
+            record = _record(chosen, ctx.inputs_list[0], values)
+            if record is None:
+                return no_update
+            return f"{predictor.predict_one(record):.4f}"
+        except (InvalidInput, ValueError) as error:  # an input the model cannot score
+            return f"none: {error}"
 
     @app.callback(
         Output("whatif", "figure"),
@@ -143,10 +147,12 @@ def build_app(
         State({"type": FEATURE, "name": ALL}, "value"),
         State("model", "value"),
     )
-    def explain(_: Any, swept: str | None, values: list[Any], name: str) -> tuple[Any, ...]:
+    def explain(
+        prediction: Any, swept: str | None, values: list[Any], name: str
+    ) -> tuple[Any, ...]:
         predictor, chosen = model(name)
         record = _record(chosen, ctx.states_list[0], values)
-        if record is None:
+        if record is None or not str(prediction).replace(".", "", 1).isdigit():
             return no_update, no_update, no_update
         base = api_url or flask.request.host_url.rstrip("/")
         return (
