@@ -21,6 +21,7 @@ from scalepipe.errors import InvalidInput
 from scalepipe.predict import Predictor
 
 FEATURE = "feature"
+NOT_SCORED = "none: "  # what the prediction box says before why an input has no score
 EXAMPLE = "example"
 NO_PROFILE = (
     "This model was published without statistics of its training data: the inputs start "
@@ -136,7 +137,7 @@ def build_app(
                 return no_update
             return f"{predictor.predict_one(record):.4f}"
         except (InvalidInput, ValueError) as error:  # an input the model cannot score
-            return f"none: {error}"
+            return f"{NOT_SCORED}{error}"
 
     @app.callback(
         Output("whatif", "figure"),
@@ -152,7 +153,7 @@ def build_app(
     ) -> tuple[Any, ...]:
         predictor, chosen = model(name)
         record = _record(chosen, ctx.states_list[0], values)
-        if record is None or not str(prediction).replace(".", "", 1).isdigit():
+        if record is None or str(prediction).startswith(NOT_SCORED):
             return no_update, no_update, no_update
         base = api_url or flask.request.host_url.rstrip("/")
         return (
