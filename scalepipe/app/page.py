@@ -9,8 +9,9 @@ installed package: the page loads nothing from another host and works offline.
 from __future__ import annotations
 
 import base64
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flask
@@ -86,6 +87,13 @@ def build_app(
         style={"fontFamily": "system-ui, sans-serif", "margin": "1em 2em", "maxWidth": "70em"},
     )
 
+    @functools.lru_cache(maxsize=16)  # once per version, not on every model switch
+    def plot_source(name: str, version: int, plot: str) -> str:
+        """The training plot as a data URL, read from the store and checked against the
+        version's manifest."""
+        data = served[name].store.read_version(name, version, only=(plot,))
+        return "data:image/png;base64," + base64.b64encode(data[plot]).decode()
+
     def model(name: str | None) -> tuple[Predictor, list[Widget]]:
         predictor = served.get(name or first, served[first])
         return predictor, widgets(predictor.signature, predictor.card.profile)
@@ -115,7 +123,7 @@ def build_app(
                 if shown_only is None or widget.name in shown_only
             ],
             buttons if examples else [],
-            _card(predictor),
+            _card(predictor, plot_source),
             "" if card.profile else NO_PROFILE,
             [widget.name for widget in chosen],
             next(w.name for w in chosen if shown_only is None or w.name in shown_only),
@@ -235,12 +243,11 @@ def _whatif(
     }  # fmt: skip
 
 
-def _card(predictor: Predictor) -> html.Div:
+def _card(predictor: Predictor, plot_source: Callable[[str, int, str], str]) -> html.Div:
     card = predictor.card
     plot = []
-    if card.plot is not None:  # read from the store, checked against the manifest
-        data = predictor.store.read_version(card.name, card.version, only=(card.plot,))
-        source = "data:image/png;base64," + base64.b64encode(data[card.plot]).decode()
+    if card.plot is not None:
+        source = plot_source(card.name, card.version, card.plot)
         plot = [html.Img(id="training-plot", src=source, alt="the training plot",
                          style={"maxWidth": "28em", "display": "block"})]  # fmt: skip
     alias = predictor.uri.wanted_alias

@@ -139,22 +139,15 @@ def _std(values: Values | None, rows: int) -> float:
     return float(present.std(ddof=1)) if len(present) > 1 else float("nan")
 
 
-def _max(values: Values | None, rows: int) -> float:
-    assert values is not None
-    present = _present(values)
-    return float(present.max()) if len(present) else float("nan")
+def _over_present(reduce: Callable[[Values], Any]) -> Callable[[Values | None, int], float]:
+    """A primitive that is missing for a parent whose values are all missing."""
 
+    def primitive(values: Values | None, rows: int) -> float:
+        assert values is not None
+        present = _present(values)
+        return float(reduce(present)) if len(present) else float("nan")
 
-def _min(values: Values | None, rows: int) -> float:
-    assert values is not None
-    present = _present(values)
-    return float(present.min()) if len(present) else float("nan")
-
-
-def _mean(values: Values | None, rows: int) -> float:
-    assert values is not None
-    present = _present(values)
-    return float(present.mean()) if len(present) else float("nan")
+    return primitive
 
 
 def _skew(values: Values | None, rows: int) -> float:
@@ -201,9 +194,9 @@ def _mode(values: Values | None, rows: int) -> Any:
 _AGGREGATES: dict[str, Callable[[Values | None, int], Any]] = {
     "sum": _sum,
     "std": _std,
-    "max": _max,
-    "min": _min,
-    "mean": _mean,
+    "max": _over_present(np.max),
+    "min": _over_present(np.min),
+    "mean": _over_present(np.mean),
     "skew": _skew,
     "count": _count,
     "percent_true": _percent_true,

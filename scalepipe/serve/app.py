@@ -11,12 +11,13 @@ endpoints/routes.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scalepipe.endpoints.http import HttpError, Request, error_response
 from scalepipe.endpoints.routes import match
 from scalepipe.endpoints.service import Service
+from scalepipe.serve.body import read_body
 from scalepipe.serve.mounts import Mounts
 from scalepipe.types import Header, Receive, Scope, Send
 
@@ -37,7 +38,7 @@ class ServingApp:
         same API keys (serve/mounts.py)."""
         self.service = service
         self.on_shutdown = list(on_shutdown)
-        self.mounts = Mounts(mounts, service.api_keys) if mounts else None
+        self.mounts = Mounts(mounts, service.api_keys, service.body_limit) if mounts else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -52,7 +53,7 @@ class ServingApp:
                 return
         headers: list[Header] = scope["headers"]
         try:
-            body = await self._read_body(scope["method"], receive, headers)
+            body = await read_body(scope["method"], receive, headers, self.service.body_limit)
         except HttpError as error:
             found = match(scope["path"])
             response = error_response(error, found[0].error_style if found else "scalepipe")
@@ -77,27 +78,3 @@ class ServingApp:
                         log.exception("a shutdown step failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _read_body(self, method: str, receive: Receive, headers: Iterable[Header]) -> bytes:
-        limit = self.service.body_limit
-        has_body = method != "GET"
-        for name, value in headers:
-            if name == b"content-length":
-                if value.isdigit() and int(value) > limit:
-                    raise HttpError(413, f"the body is over the {limit:,}-byte limit")
-                has_body = value != b"0"
-            elif name == b"transfer-encoding":
-                has_body = True
-        if not has_body:  # the common GET: no receive() to wait for
-            return b""
-        chunks = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise HttpError(413, f"the body is over the {limit:,}-byte limit")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)

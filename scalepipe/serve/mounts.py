@@ -11,7 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 from scalepipe.endpoints.auth import ApiKeys
+from scalepipe.endpoints.http import HttpError
+from scalepipe.serve.body import read_body
 from scalepipe.types import Header, Receive, Scope, Send
 
 COOKIE = b"scalepipe_session"
@@ -22,9 +26,10 @@ FORM_LIMIT = 4096
 class Mounts:
     """Path prefix -> ASGI app; `find` the one a request is for, `forward` it there."""
 
-    def __init__(self, apps: Mapping[str, Any], api_keys: ApiKeys) -> None:
+    def __init__(self, apps: Mapping[str, Any], api_keys: ApiKeys, body_limit: int) -> None:
         self.apps = {"/" + prefix.strip("/"): app for prefix, app in apps.items()}
         self.api_keys = api_keys
+        self.body_limit = body_limit
 
     def find(self, path: str) -> str | None:
         for prefix in self.apps:
@@ -47,21 +52,22 @@ class Mounts:
             else:
                 await _answer(send, 401, b'{"error": "missing or wrong API key"}', [_JSON])
             return
-        await self.apps[prefix](scope, receive, send)
+        try:
+            body = await read_body(scope["method"], receive, headers, self.body_limit)
+        except HttpError as error:
+            await _answer(send, error.status, orjson.dumps({"error": str(error)}), [_JSON])
+            return
+        await self.apps[prefix](scope, _replay(body, receive), send)
 
     async def _login(self, prefix: str, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await _answer(send, 405, b"", [(b"allow", b"POST")])
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > FORM_LIMIT:
-                await _answer(send, 413, b"", [])
-                return
-            if not message.get("more_body"):
-                break
+        try:
+            body = await read_body("POST", receive, scope["headers"], FORM_LIMIT)
+        except HttpError:
+            await _answer(send, 413, b"", [])
+            return
         offered = parse_qs(body.decode("utf-8", "replace")).get("key", [""])[0]
         token = self.api_keys.session_token(offered)
         if token is None:
@@ -75,6 +81,17 @@ class Mounts:
 
 _HTML = (b"content-type", b"text/html; charset=utf-8")
 _JSON = (b"content-type", b"application/json")
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then the client's next
+    message (its disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> dict[str, Any]:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def _cookie(headers: list[Header]) -> bytes:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 import requests
 
 from scalepipe.app.page import NO_PROFILE, build_app
@@ -45,13 +46,21 @@ def shows(page: Any, selector: str, text: str) -> None:
     )  # fmt: skip
 
 
-def test_the_prediction_equals_the_apis_for_50_random_rows(
-    page: Any, serve_dash: Serve, store: ModelStore
-) -> None:
+@pytest.fixture
+def two_models(page: Any, serve_dash: Serve, store: ModelStore) -> tuple[Predictor, Predictor]:
+    """The page for games and housing, open and showing games' prediction for its
+    training medians; the two Predictors."""
     games = Predictor.load("games", store=store)
     housing = Predictor.load("housing", store=store)
     page.goto(serve_dash(build_app([games, housing])))
     shows(page, "#prediction", f"{games.predict_one(medians(games)):.4f}")
+    return games, housing
+
+
+def test_the_prediction_equals_the_apis_for_50_random_rows(
+    page: Any, two_models: tuple[Predictor, Predictor], store: ModelStore
+) -> None:
+    games, _ = two_models
 
     names = games.signature.names
     rows = np.random.default_rng(7).integers(0, 2, size=(50, len(names))).tolist()
@@ -72,12 +81,9 @@ def test_the_prediction_equals_the_apis_for_50_random_rows(
 
 
 def test_what_if_examples_and_the_model_selector(
-    page: Any, serve_dash: Serve, store: ModelStore
+    page: Any, two_models: tuple[Predictor, Predictor]
 ) -> None:
-    games = Predictor.load("games", store=store)
-    housing = Predictor.load("housing", store=store)
-    page.goto(serve_dash(build_app([games, housing])))
-    shows(page, "#prediction", f"{games.predict_one(medians(games)):.4f}")
+    games, housing = two_models
     card = page.inner_text("#model-card")
     assert "games:1 (champion)" in card and "roc_auc" in card
     assert games.card.plot == "plot.png"  # shown from the store, not from another host

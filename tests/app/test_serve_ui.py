@@ -41,6 +41,19 @@ def test_the_app_is_served_beside_the_models(page: Any, store: ModelStore) -> No
         assert api.json()["predictions"] == [pytest.approx(expected)]
 
 
+def test_the_app_gets_no_body_over_the_servers_limit(store: ModelStore) -> None:
+    for url in served(store, "--body-limit", "4096"):
+        callback = f"{url}/app/_dash-update-component"
+        declared = requests.post(callback, data=b"{" + b" " * 5000 + b"}", timeout=10,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+        assert declared.status_code == 413
+        assert declared.json() == {"error": "the body is over the 4,096-byte limit"}
+        chunked = requests.post(callback, data=(b" " * 1024 for _ in range(8)), timeout=10)
+        assert chunked.status_code == 413
+        small = requests.post(callback, json={"output": "nothing"}, timeout=10)
+        assert small.status_code not in (413, 401)  # reached Dash, which refuses it itself
+
+
 def test_with_keys_the_page_asks_for_one(page: Any, store: ModelStore, tmp_path: Path) -> None:
     keys = tmp_path / "keys.txt"
     keys.write_text(f"{API_KEY}\n")
