@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean .venv-featuretools
+.PHONY: demo test lint typecheck pytest bench clean .venv-featuretools base-image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,13 +38,27 @@ demo: $(STAMP_DEMO)
 test: $(STAMP_DEV) $(STAMP_FEATURETOOLS)
 	@# The model app's tests drive Debian's headless Chromium (Playwright cannot fetch its own).
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@# The deploy tests build images with podman (on a Debian base made by debootstrap: no
+	@# registry is reachable) and roll them behind HAProxy.
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+	  && command -v haproxy >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq podman runc debootstrap haproxy)
 	$(BIN)/ruff check scalepipe tests benchmarks examples
 	$(BIN)/ruff format --check scalepipe tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-bench: $(STAMP_DEV)
+# The base image of the deploy tests and benchmark: Debian 12 with Python 3.11, made by
+# debootstrap (elsewhere, the Dockerfile's default python:3.11-slim-bookworm does).
+BASE_IMAGE := localhost/scalepipe-base:bookworm
+base-image:
+	@command -v podman >/dev/null && command -v debootstrap >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq podman runc debootstrap)
+	CONTAINERS_CONF=tests/deploy/containers.conf podman image exists $(BASE_IMAGE) \
+	  || CONTAINERS_CONF=tests/deploy/containers.conf bash scripts/base-image.sh $(BASE_IMAGE)
+
+bench: $(STAMP_DEV) base-image
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@test -x /usr/bin/time || (apt-get update -qq && apt-get install -y -qq time)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -34,6 +34,13 @@ def serve(
         Path | None,
         typer.Option(help="File of API keys, one a line; every route but health needs one."),
     ] = None,
+    api_keys_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Environment variable holding the API keys, one a line or comma-separated "
+            "(how ECS and Cloud Run hand a container its secrets)."
+        ),
+    ] = None,
     refresh: Annotated[
         float | None, typer.Option(help="Re-resolve aliases every N seconds.", min=0.1)
     ] = None,
@@ -81,6 +88,7 @@ def serve(
         workers=workers,
         store=store,
         api_key_file=api_key_file,
+        api_keys_env=api_keys_env,
         refresh_seconds=refresh,
         body_limit=body_limit,
         allow_pickle=allow_pickle,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,14 +18,31 @@ class ApiKeys:
     def from_file(cls, path: Path) -> ApiKeys:
         """One key a line; blank lines and lines starting with # are skipped."""
         try:
-            lines = path.read_text().splitlines()
+            text = path.read_text()
         except OSError as error:
             raise ServeError(f"cannot read the API key file {path}: {error.strerror}") from error
+        return cls._parse(text.splitlines(), f"the API key file {path}")
+
+    @classmethod
+    def from_env(cls, variable: str) -> ApiKeys:
+        """Keys in an environment variable, one a line or comma-separated: how ECS and
+        Cloud Run hand a container its secrets."""
+        text = os.environ.get(variable)
+        if text is None:
+            raise ServeError(
+                f"the environment variable {variable} that should hold the API keys is not set"
+            )
+        return cls._parse(
+            text.replace(",", "\n").splitlines(), f"the environment variable {variable}"
+        )
+
+    @classmethod
+    def _parse(cls, lines: list[str], origin: str) -> ApiKeys:
         keys = [
             line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
         ]
         if not keys:
-            raise ServeError(f"the API key file {path} holds no key")
+            raise ServeError(f"{origin} holds no key")
         return cls(keys)
 
     @property

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import scalepipe
 from scalepipe.errors import PackageError as PackageError
+from scalepipe.predict.requirements import serving_libraries
 from scalepipe.store import ModelStore, ModelURI
 
 MB = 1024 * 1024  # AWS states Lambda's limits in these units
@@ -50,13 +51,6 @@ __all__ = ["echo", "predict"]
 '''
 
 
-_LIBRARIES = {
-    "skops": ["numpy", "scikit-learn", "skops"],
-    "keras": ["numpy", "keras", "torch"],
-    "pickle": ["numpy", "scikit-learn", "cloudpickle"],
-}
-
-
 @dataclass(frozen=True)
 class BuiltPackage:
     path: Path
@@ -84,23 +78,7 @@ def serving_requirements(
     ref = ModelURI.parse(uri)
     models = ModelStore(store or ref.store)
     name, version = models.resolve(ref)
-    return _requirements(models, name, version, bundle_model=bundle_model, run_from=ref.store)
-
-
-def _requirements(
-    models: ModelStore, name: str, version: int, *, bundle_model: bool, run_from: str | None
-) -> tuple[str, ...]:
-    """`run_from`: the store the function reads the model from at run time (default: this)."""
-    card = models.card(name, version)
-    needs: list[str] = []
-    if card.fast_path is None:
-        needs += _LIBRARIES[card.artifact_format]
-    if card.features is not None:  # the plays' feature rows are computed in the function
-        needs += [library for library in ("numpy", "pyarrow") if library not in needs]
-    if not bundle_model:
-        remote = (run_from or models.url).split("://", 1)[0]
-        needs += ["fsspec", *({"s3": ["s3fs"], "gs": ["gcsfs"]}.get(remote, []))]
-    return tuple(needs)
+    return serving_libraries(models, name, version, bundled=bundle_model, run_from=ref.store)
 
 
 def build_lambda_zip(
@@ -168,8 +146,8 @@ def _stage(
     models = ModelStore(store or ref.store)
     # Resolved once: an alias that moves while this runs cannot mix two versions.
     name, version = models.resolve(ref)
-    requirements = _requirements(
-        models, name, version, bundle_model=bundle_model, run_from=ref.store
+    requirements = serving_libraries(
+        models, name, version, bundled=bundle_model, run_from=ref.store
     )
     shutil.copytree(
         Path(scalepipe.__file__).parent,

@@ -51,6 +51,7 @@ class ServerOptions:
     workers: int = 2
     store: str | None = None
     api_key_file: Path | None = None
+    api_keys_env: str | None = None
     refresh_seconds: float | None = None
     body_limit: int = DEFAULT_BODY_LIMIT
     allow_pickle: bool = False
@@ -111,7 +112,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def serve(options: ServerOptions) -> None:
     """Serve the models until SIGTERM or Ctrl-C; returns after every worker has drained."""
-    api_keys = ApiKeys.from_file(options.api_key_file) if options.api_key_file else ApiKeys()
+    if options.api_key_file and options.api_keys_env:
+        raise ServeError("name the API keys once: a file or an environment variable")
+    api_keys = (
+        ApiKeys.from_file(options.api_key_file)
+        if options.api_key_file
+        else ApiKeys.from_env(options.api_keys_env)
+        if options.api_keys_env
+        else ApiKeys()
+    )
     predictors = load_models(options)
 
     def make_app() -> Any:
