@@ -32,10 +32,19 @@ $(STAMP_FEATURETOOLS):
 
 .venv-featuretools: $(STAMP_FEATURETOOLS)
 
+# checkov, which the deploy tests run over the rendered Kubernetes files and Dockerfile:
+# its many exact pins (boto3, jsonschema, ...) would fight ours, so it lives apart too.
+CHECKOV_VENV := .venv-checkov
+STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
+$(STAMP_CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
 demo: $(STAMP_DEMO)
 	$(BIN)/scalepipe quickstart
 
-test: $(STAMP_DEV) $(STAMP_FEATURETOOLS)
+test: $(STAMP_DEV) $(STAMP_FEATURETOOLS) $(STAMP_CHECKOV)
 	@# The model app's tests drive Debian's headless Chromium (Playwright cannot fetch its own).
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	@# The deploy tests build images with podman (on a Debian base made by debootstrap: no
@@ -64,4 +73,4 @@ bench: $(STAMP_DEV) base-image
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(FEATURETOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(FEATURETOOLS_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

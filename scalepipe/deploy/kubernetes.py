@@ -1,5 +1,5 @@
 """Kubernetes: a Deployment that rolls without unavailability, a Service, a
-HorizontalPodAutoscaler and a PodDisruptionBudget, in one file per object."""
+HorizontalPodAutoscaler, a PodDisruptionBudget and a NetworkPolicy, one file each."""
 
 from __future__ import annotations
 
@@ -132,11 +132,23 @@ def manifests(plan: DeployPlan, *, api_keys: bool = True) -> dict[str, dict[str,
         "metadata": metadata,
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
     }
+    # Only the server's port is open to other pods; egress stays open (a bucket, DNS).
+    network = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata,
+        "spec": {
+            "podSelector": {"matchLabels": labels},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": "http", "protocol": "TCP"}]}],
+        },
+    }
     return {
         "deployment.yaml": deployment,
         "service.yaml": service,
         "hpa.yaml": autoscaler,
         "pdb.yaml": budget,
+        "networkpolicy.yaml": network,
     }
 
 

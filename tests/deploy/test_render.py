@@ -33,7 +33,13 @@ def test_kubernetes_objects_pass_the_kubernetes_schemas(
 
     folder = rendered(deploy_store, "kubernetes", tmp_path / "k8s", replicas=3)
     objects = {path.name: yaml.safe_load(path.read_text()) for path in folder.glob("*.yaml")}
-    assert sorted(objects) == ["deployment.yaml", "hpa.yaml", "pdb.yaml", "service.yaml"]
+    assert sorted(objects) == [
+        "deployment.yaml",
+        "hpa.yaml",
+        "networkpolicy.yaml",
+        "pdb.yaml",
+        "service.yaml",
+    ]
     for manifest in objects.values():
         kubernetes_validate.validate(manifest, "1.33", strict=True)
     # The check can fail: an unknown field is refused.
@@ -190,3 +196,39 @@ def test_the_command_lists_what_it_wrote_and_what_to_do_next(
                       str(tmp_path / "x"), "--store", deploy_store.url)  # fmt: skip
     assert wrong.returncode == 2
     assert "the target is one of docker, heroku, kubernetes, ecs, not 'nomad'" in wrong.stderr
+
+
+# What checkov reports that is a choice, not an oversight: the namespace is kubectl's -n;
+# the image is named by tag (a digest exists only after the push), pulled if not present
+# (a versioned tag never changes); the Dockerfile's FROM is an ARG, pinned by default.
+CHECKOV_CHOICES = ("CKV_K8S_21", "CKV_K8S_43", "CKV_K8S_15", "CKV_DOCKER_7")
+CHECKOV = Path(__file__).parents[2] / ".venv-checkov" / "bin" / "checkov"
+
+
+def checkov(folder: Path) -> dict[str, Any]:
+    assert CHECKOV.is_file(), "make test installs checkov into .venv-checkov"
+    scanned = subprocess.run(
+        [str(CHECKOV), "--directory", str(folder), "--framework", "kubernetes", "dockerfile",
+         "--skip-check", ",".join(CHECKOV_CHOICES), "--skip-download", "--quiet",
+         "--output", "json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    reports = json.loads(scanned.stdout)
+    return {
+        "passed": sum(r["summary"]["passed"] for r in reports),
+        "failed": [f"{c['check_id']} {c['check_name']} ({c['resource']})"
+                   for r in reports for c in r["results"]["failed_checks"]],
+    }  # fmt: skip
+
+
+def test_checkov_finds_no_misconfiguration(deploy_store: ModelStore, tmp_path: Path) -> None:
+    rendered(deploy_store, "kubernetes", tmp_path / "all" / "k8s")
+    rendered(deploy_store, "docker", tmp_path / "all" / "image")
+    report = checkov(tmp_path / "all")
+    assert report["failed"] == [] and report["passed"] > 100
+    # The scan can fail: a pod without its security context is reported.
+    deployment = tmp_path / "all" / "k8s" / "deployment.yaml"
+    manifest = yaml.safe_load(deployment.read_text())
+    del manifest["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    deployment.write_text(yaml.safe_dump(manifest))
+    assert checkov(tmp_path / "all")["failed"]
