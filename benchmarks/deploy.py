@@ -150,18 +150,8 @@ def main() -> None:
             "games:1",
         ]
         inside = ["podman", "run", "--rm", "--publish", f"127.0.0.1:{port}:8000", built.tag]
-        host_net = [
-            "podman",
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            built.tag,
-            *plan.serve_args(port=str(port))[:-1],
-            "--host",
-            "127.0.0.1",
-            "games:1",
-        ]
+        host_net = ["podman", "run", "--rm", "--network", "host", built.tag,
+                    *plan.serve_args(port=str(port), host="127.0.0.1")]  # fmt: skip
         rates = {}
         for name, command in (("outside", outside), ("bridge", inside), ("host", host_net)):
             for connections in (1, 64):

@@ -39,10 +39,12 @@ class DeployPlan:
     libraries: tuple[str, ...]
     refresh_seconds: int = 60
 
-    def serve_args(self, *, port: str = str(PORT), api_keys: str | None = None) -> list[str]:
+    def serve_args(
+        self, *, port: str = str(PORT), host: str = "0.0.0.0", api_keys: str | None = None
+    ) -> list[str]:
         """The arguments of `scalepipe serve` in the container; `api_keys`: "file" (a
         mounted Secret), "env" (an injected variable) or None (an open server)."""
-        args = ["serve", "--host", "0.0.0.0", "--port", port, "--workers", str(self.workers)]
+        args = ["serve", "--host", host, "--port", port, "--workers", str(self.workers)]
         args += ["--store", self.store_url]
         if self.model_from == "store":
             args += ["--refresh", str(self.refresh_seconds)]

@@ -3,6 +3,7 @@ scripts/base-image.sh (no registry is reachable), once per machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scalepipe.deploy import BuiltImage, build_image, plan_deploy
+from scalepipe.deploy import BuiltImage, DeployPlan, build_image, plan_deploy
 from scalepipe.store import ModelStore
 from tests import models
 
@@ -49,13 +50,20 @@ def deploy_store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
     return store
 
 
+@contextlib.contextmanager
+def image_of(plan: DeployPlan) -> Iterator[BuiltImage]:
+    """The plan's image, built as `scalepipe deploy build` builds it; removed after."""
+    built = build_image(plan, engine="podman", base=BASE_IMAGE)
+    try:
+        yield built
+    finally:
+        subprocess.run(["podman", "rmi", "--force", built.tag], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="module")
 def games_image(podman: str, deploy_store: ModelStore) -> Iterator[BuiltImage]:
-    """The image of games:1, built as `scalepipe deploy build games:1` builds it."""
-    plan = plan_deploy(["games:1"], store=deploy_store.url, image=f"{IMAGE}:1")
-    built = build_image(plan, engine=podman, base=BASE_IMAGE)
-    yield built
-    subprocess.run([podman, "rmi", "--force", built.tag], capture_output=True, check=False)
+    with image_of(plan_deploy(["games:1"], store=deploy_store.url, image=f"{IMAGE}:1")) as built:
+        yield built
 
 
 class Container:

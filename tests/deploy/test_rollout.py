@@ -17,12 +17,12 @@ import pytest
 import requests
 import yaml
 
-from scalepipe.deploy import BuiltImage, build_image, plan_deploy, render
+from scalepipe.deploy import BuiltImage, plan_deploy, render
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from tests import models
 from tests.conftest import _free_port, s3_environment
-from tests.deploy.conftest import BASE_IMAGE, IMAGE, Container
+from tests.deploy.conftest import IMAGE, Container, image_of
 
 pytestmark = pytest.mark.slow  # image builds; CI runs them
 BOOK = models.BOOK_REQUEST
@@ -115,10 +115,8 @@ def test_with_the_platforms_secret_the_server_refuses_requests_without_a_key(
 
 @pytest.fixture(scope="module")
 def second_image(podman: str, deploy_store: ModelStore) -> Iterator[BuiltImage]:
-    plan = plan_deploy(["games:2"], store=deploy_store.url, image=f"{IMAGE}:2")
-    built = build_image(plan, engine=podman, base=BASE_IMAGE)
-    yield built
-    subprocess.run([podman, "rmi", "--force", built.tag], capture_output=True, check=False)
+    with image_of(plan_deploy(["games:2"], store=deploy_store.url, image=f"{IMAGE}:2")) as built:
+        yield built
 
 
 HAPROXY = """\
@@ -230,36 +228,20 @@ def test_a_model_read_from_a_bucket_at_start(
     bucket.publish(models.prepared("logistic"), "games", alias="champion")
     plan = plan_deploy(["games"], store=s3_store, model_from="store", image=f"{IMAGE}-bucket:1")
     assert "s3fs" in plan.libraries
-    built = build_image(plan, engine=podman, base=BASE_IMAGE)
     port = _free_port()
     environment = [f"--env={name}={value}" for name, value in s3_environment(s3_endpoint).items()]
-    # The host's network: the container reaches the S3 server on the host's 127.0.0.1.
-    started = subprocess.run(
-        [
-            podman,
-            "run",
-            "-d",
-            "--network",
-            "host",
-            *environment,
-            built.tag,
-            *plan.serve_args(port=str(port))[:-1],
-            "--host",
-            "127.0.0.1",
-            *plan.models,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    container = started.stdout.strip()
-    try:
-        _wait_for(lambda: _answers(port), "the bucket-fed server never became ready", 60)
-        answer = requests.get(f"http://127.0.0.1:{port}/", params=BOOK, timeout=10)
-        expected = Predictor.load("games", store=bucket).predict_one(BOOK)
-        assert answer.json() == {"response": repr(expected), "success": True}
-    finally:
-        subprocess.run(
-            [podman, "rm", "--force", "--time", "0", container], capture_output=True, check=False
-        )
-        subprocess.run([podman, "rmi", "--force", built.tag], capture_output=True, check=False)
+    with image_of(plan) as built:
+        # The host's network: the container reaches the S3 server on the host's 127.0.0.1.
+        started = subprocess.run(
+            [podman, "run", "-d", "--network", "host", *environment, built.tag,
+             *plan.serve_args(port=str(port), host="127.0.0.1")],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        try:
+            _wait_for(lambda: _answers(port), "the bucket-fed server never became ready", 60)
+            answer = requests.get(f"http://127.0.0.1:{port}/", params=BOOK, timeout=10)
+            expected = Predictor.load("games", store=bucket).predict_one(BOOK)
+            assert answer.json() == {"response": repr(expected), "success": True}
+        finally:
+            subprocess.run([podman, "rm", "--force", "--time", "0", started.stdout.strip()],
+                           capture_output=True, check=False)  # fmt: skip
