@@ -56,8 +56,10 @@ def build_image(
     with tempfile.TemporaryDirectory() as scratch:
         folder = out or Path(scratch) / "image"
         render(plan, "docker", folder, base=base)
+        # --network none: everything the build installs is in the folder, and it shows.
+        command = [engine, "build", "--network", "none", "--tag", plan.image]
+        command += ["--build-arg", f"BASE={base}"]
         # docker format: the OCI image format has no HEALTHCHECK.
-        command = [engine, "build", "--tag", plan.image, "--build-arg", f"BASE={base}"]
         command += ["--format", "docker"] if engine == "podman" else []
         command += ["--no-cache"] if no_cache else []
         _run([*command, str(folder)], on_line)
