@@ -39,12 +39,13 @@ def test_version() -> None:
      ["models", "promote"], ["models", "delete"], ["models", "verify"], ["models", "sign"],
      ["serve"], ["package"],
      ["package", "lambda"], ["package", "gcf"], ["invoke"], ["batch"], ["batch", "score"],
-     ["batch", "lookup"], ["deploy"], ["deploy", "render"], ["deploy", "build"]],
+     ["batch", "lookup"], ["deploy"], ["deploy", "render"], ["deploy", "build"],
+     ["workflow"], ["workflow", "run"], ["workflow", "history"], ["workflow", "cron"]],
 )  # fmt: skip
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = scalepipe(*command, "--help")
     assert result.returncode == 0, result.stderr
-    if command not in (["data"], ["models"], ["package"], ["batch"], ["deploy"]):
+    if command not in (["data"], ["models"], ["package"], ["batch"], ["deploy"], ["workflow"]):
         assert "Example: scalepipe" in result.stdout
 
 

@@ -12,7 +12,17 @@ import typer
 from rich.markup import escape
 
 from scalepipe.cli import app as app_command
-from scalepipe.cli import batch, data, deploy, features, functions, models, serve, train
+from scalepipe.cli import (
+    batch,
+    data,
+    deploy,
+    features,
+    functions,
+    models,
+    serve,
+    train,
+    workflow,
+)
 from scalepipe.cli.common import console, out
 from scalepipe.errors import ScalepipeError
 from scalepipe.version import __version__
@@ -31,6 +41,7 @@ app.add_typer(functions.package_app, name="package")
 app.add_typer(batch.batch_app, name="batch")
 app.add_typer(features.features_app, name="features")
 app.add_typer(deploy.deploy_app, name="deploy")
+app.add_typer(workflow.workflow_app, name="workflow")
 app.command()(functions.invoke)
 app.command()(serve.serve)
 app.command()(serve.quickstart)

@@ -1,0 +1,84 @@
+"""The run history: one row per step of every run, in a warehouse table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from scalepipe.io.warehouse import Warehouse, check_identifier
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from scalepipe.workflow.results import RunResult
+
+TABLE = "workflow_runs"
+COLUMNS = (
+    "run_id", "workflow", "logical_date", "step", "kind", "status", "attempts", "started",
+    "ended", "seconds", "rows", "model_version", "metrics", "detail", "error", "row_id",
+)  # fmt: skip
+
+
+def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
+    """Add (or, for the same run and step, replace) the step's row."""
+    import pyarrow as pa
+
+    done = run.steps[step]
+    outcome = done.outcome
+    row: dict[str, Any] = {
+        "run_id": run.run_id,
+        "workflow": run.workflow,
+        "logical_date": run.logical_date.isoformat(),
+        "step": step,
+        "kind": done.kind,
+        "status": done.status,
+        "attempts": done.attempts,
+        "started": done.started,
+        "ended": done.ended,
+        "seconds": (done.ended - done.started).total_seconds()
+        if done.started and done.ended
+        else None,
+        "rows": outcome.rows if outcome else None,
+        "model_version": outcome.model_version if outcome else None,
+        "metrics": json.dumps(outcome.metrics) if outcome and outcome.metrics else None,
+        "detail": outcome.detail if outcome else done.note,
+        "error": done.error,
+        "row_id": f"{run.run_id}/{step}",
+    }
+    schema = pa.schema([
+        ("run_id", pa.string()), ("workflow", pa.string()), ("logical_date", pa.string()),
+        ("step", pa.string()), ("kind", pa.string()), ("status", pa.string()),
+        ("attempts", pa.int64()), ("started", pa.timestamp("us", tz="UTC")),
+        ("ended", pa.timestamp("us", tz="UTC")), ("seconds", pa.float64()),
+        ("rows", pa.int64()), ("model_version", pa.int64()), ("metrics", pa.string()),
+        ("detail", pa.string()), ("error", pa.string()), ("row_id", pa.string()),
+    ])  # fmt: skip
+    table = pa.Table.from_pylist([row], schema=schema)
+    warehouse.append(TABLE, [table], replacing=("row_id", row["row_id"]))
+
+
+def read(warehouse: Warehouse, workflow: str | None = None, *, runs: int = 10) -> pd.DataFrame:
+    """The steps of the latest `runs` runs (of `workflow`, or of every workflow)."""
+    if TABLE not in warehouse.tables():
+        import pandas as pd
+
+        return pd.DataFrame(columns=list(COLUMNS))
+    where = f"WHERE workflow = '{_quoted(workflow)}'" if workflow else ""
+    return warehouse.query(
+        f"WITH latest AS (SELECT run_id, min(started) AS first FROM {check_identifier(TABLE)} "
+        f"{where} GROUP BY run_id ORDER BY first DESC LIMIT {int(runs)}) "
+        f"SELECT h.* FROM {TABLE} h JOIN latest USING (run_id) ORDER BY latest.first, h.started"
+    )
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+__all__: Sequence[str] = ("TABLE", "read", "record", "utc_now")
