@@ -54,6 +54,57 @@ def run_command(
         raise typer.Exit(1)
 
 
+@workflow_app.command("schedule")
+def schedule_command(
+    file: FileArgument,
+    catchup: Annotated[
+        bool | None,
+        typer.Option(
+            "--catchup/--no-catchup",
+            help="After downtime, make up the missed runs in order, or drop them "
+            "[default: the file's catchup].",
+        ),
+    ] = None,
+) -> None:
+    """Run the workflow on its schedule until stopped (Ctrl-C or SIGTERM end it between
+    runs); one run at a time; after downtime, missed runs are made up or dropped.
+
+    Example: scalepipe workflow schedule examples/ch5_workflow.toml --no-catchup
+    """
+    import signal
+
+    from scalepipe.config import Settings
+    from scalepipe.io.warehouse import open_warehouse
+    from scalepipe.workflow import history, load_workflow, run_workflow
+    from scalepipe.workflow.scheduler import Firing, due_times, schedule
+
+    workflow = load_workflow(file)
+    since = history.last_scheduled(open_warehouse(Settings.load().warehouse), workflow.name)
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        console.print("stopping after the run in progress")
+        stopping.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+
+    def run(firing: Firing) -> None:
+        dropped = f" ({firing.missed} missed run(s) dropped)" if firing.missed else ""
+        console.print(f"{firing.started:%Y-%m-%d %H:%M:%S} run for {firing.logical_date}, "
+                      f"due {firing.due:%Y-%m-%d %H:%M %Z}{dropped}")  # fmt: skip
+        result = run_workflow(workflow, firing.logical_date, scheduled=firing.due)
+        console.print(
+            "  "
+            + ", ".join(f"{name} {_status(step.status)}" for name, step in result.steps.items())
+        )
+
+    upcoming = next(due_times(workflow, since or dt.datetime.now(dt.UTC)))
+    console.print(f"scheduling {workflow.name} ({workflow.schedule}, {workflow.timezone}); "
+                  f"next run due {upcoming:%Y-%m-%d %H:%M %Z}; Ctrl-C stops")  # fmt: skip
+    schedule(workflow, run, since=since, catchup=catchup, stop=lambda: bool(stopping))
+
+
 @workflow_app.command("history")
 def history_command(
     file: Annotated[Path | None, typer.Argument(help="Only this workflow's runs.")] = None,

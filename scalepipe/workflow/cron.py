@@ -1,6 +1,7 @@
-"""The crontab lines that run a workflow on its schedule: cron's own time zone setting,
-flock so that a run that is still going when the next one is due is never doubled, the
-logical date being the day in the workflow's time zone."""
+"""The crontab lines that run a workflow on its schedule, in cron's own time zone
+setting. A run still going when the next is due is not doubled: `workflow run` holds the
+workflow's lock and refuses to start beside it. The logical date is the day in the
+workflow's time zone."""
 
 from __future__ import annotations
 
@@ -24,9 +25,8 @@ def crontab_lines(file: Path, log: Path) -> str:
         raise ConfigError(f"{file} has no schedule to put in a crontab")
     path = file.resolve()
     scalepipe = Path(sys.executable).parent / "scalepipe"
-    lock = f"/tmp/scalepipe-workflow-{workflow.name}.lock"
     command = (
-        f"flock --nonblock {shlex.quote(lock)} {shlex.quote(str(scalepipe))} workflow run "
+        f"{shlex.quote(str(scalepipe))} workflow run "
         f"{shlex.quote(str(path))} >> {shlex.quote(str(log.resolve()))} 2>&1"
     )
     settings = [

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 TABLE = "workflow_runs"
 COLUMNS = (
     "run_id", "workflow", "logical_date", "step", "kind", "status", "attempts", "started",
-    "ended", "seconds", "rows", "model_version", "metrics", "detail", "error", "row_id",
+    "ended", "seconds", "rows", "model_version", "metrics", "detail", "error", "scheduled",
+    "row_id",
 )  # fmt: skip
 
 
@@ -45,6 +46,7 @@ def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
         "metrics": json.dumps(outcome.metrics) if outcome and outcome.metrics else None,
         "detail": outcome.detail if outcome else done.note,
         "error": done.error,
+        "scheduled": run.scheduled,
         "row_id": f"{run.run_id}/{step}",
     }
     schema = pa.schema([
@@ -53,7 +55,8 @@ def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
         ("attempts", pa.int64()), ("started", pa.timestamp("us", tz="UTC")),
         ("ended", pa.timestamp("us", tz="UTC")), ("seconds", pa.float64()),
         ("rows", pa.int64()), ("model_version", pa.int64()), ("metrics", pa.string()),
-        ("detail", pa.string()), ("error", pa.string()), ("row_id", pa.string()),
+        ("detail", pa.string()), ("error", pa.string()),
+        ("scheduled", pa.timestamp("us", tz="UTC")), ("row_id", pa.string()),
     ])  # fmt: skip
     table = pa.Table.from_pylist([row], schema=schema)
     warehouse.append(TABLE, [table], replacing=("row_id", row["row_id"]))
@@ -71,6 +74,16 @@ def read(warehouse: Warehouse, workflow: str | None = None, *, runs: int = 10) -
         f"{where} GROUP BY run_id ORDER BY first DESC LIMIT {int(runs)}) "
         f"SELECT h.* FROM {TABLE} h JOIN latest USING (run_id) ORDER BY latest.first, h.started"
     )
+
+
+def last_scheduled(warehouse: Warehouse, workflow: str) -> dt.datetime | None:
+    """The due time of the latest run the scheduler started, if any."""
+    if TABLE not in warehouse.tables():
+        return None
+    found = warehouse.query(
+        f"SELECT max(scheduled) AS last FROM {TABLE} WHERE workflow = '{_quoted(workflow)}'"
+    )["last"].iloc[0]
+    return None if found is None or found != found else found.to_pydatetime()
 
 
 def _quoted(text: str) -> str:

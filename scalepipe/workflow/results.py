@@ -33,6 +33,7 @@ class RunResult:
     workflow: str
     logical_date: dt.date
     steps: dict[str, StepRun] = field(default_factory=dict)
+    scheduled: dt.datetime | None = None  # the due time, for a run the scheduler started
 
     @property
     def ok(self) -> bool:

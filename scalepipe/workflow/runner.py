@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import multiprocessing
 import os
 import secrets
@@ -15,7 +16,8 @@ import signal
 import time
 import traceback
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from scalepipe.config import Settings
@@ -50,8 +52,23 @@ def run_workflow(
     settings: Settings | None = None,
     on_event: Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    scheduled: dt.datetime | None = None,
 ) -> RunResult:
+    """Run every step for `logical_date` (default: today in the workflow's time zone);
+    never beside another run of the same workflow on this machine."""
     settings = settings or Settings.load()
+    with exclusive(workflow.name, settings):
+        return _run(workflow, logical_date, settings, on_event, sleep, scheduled)
+
+
+def _run(
+    workflow: Workflow,
+    logical_date: dt.date | None,
+    settings: Settings,
+    on_event: Event | None,
+    sleep: Callable[[float], None],
+    scheduled: dt.datetime | None,
+) -> RunResult:
     if settings.warehouse in (":memory:", "duckdb:///:memory:"):
         raise ConfigError(
             "a workflow's steps run in processes of their own and share the warehouse: "
@@ -67,6 +84,7 @@ def run_workflow(
         workflow=workflow.name,
         logical_date=logical_date,
         steps={name: StepRun(kind=step.kind) for name, step in workflow.steps.items()},
+        scheduled=scheduled,
     )
     known = variables(workflow.name, logical_date, run.run_id)
     notify = on_event or (lambda run, step: None)
@@ -151,6 +169,32 @@ def _run_one(
             state.status, state.error, state.note = SUCCEEDED, None, ""
             break
     state.ended = history.utc_now()
+
+
+@contextlib.contextmanager
+def exclusive(name: str, settings: Settings) -> Iterator[None]:
+    """Hold the workflow's lock file (in the cache folder) for the run; a second run of
+    the workflow while this one holds it is refused."""
+    folder = Path(settings.cache_dir) / "workflow-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{name}.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise ConfigError(
+                f"workflow {name} is already running ({holder}); one run at a time"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class StepFailed(ScalepipeError):
