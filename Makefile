@@ -44,7 +44,18 @@ $(STAMP_CHECKOV):
 demo: $(STAMP_DEMO)
 	$(BIN)/scalepipe quickstart
 
-test: $(STAMP_DEV) $(STAMP_FEATURETOOLS) $(STAMP_CHECKOV)
+# Apache Airflow 3, to load and run the DAGs `scalepipe workflow airflow` writes: its own
+# environment (its pins must not leak into ours; its constraint files cannot be fetched
+# here), with scalepipe installed next to it as a user would. 3.3.2: the release checked.
+AIRFLOW_VENV := .venv-airflow
+STAMP_AIRFLOW := $(AIRFLOW_VENV)/.installed
+$(STAMP_AIRFLOW): pyproject.toml
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet 'apache-airflow==3.3.2'
+	$(AIRFLOW_VENV)/bin/pip install --quiet -e '.[workflow]'
+	touch $@
+
+test: $(STAMP_DEV) $(STAMP_FEATURETOOLS) $(STAMP_CHECKOV) $(STAMP_AIRFLOW)
 	@# The model app's tests drive Debian's headless Chromium (Playwright cannot fetch its own).
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	@# The deploy tests build images with podman (on a Debian base made by debootstrap: no
@@ -73,4 +84,4 @@ bench: $(STAMP_DEV) base-image
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(FEATURETOOLS_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(FEATURETOOLS_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -40,7 +40,8 @@ def test_version() -> None:
      ["serve"], ["package"],
      ["package", "lambda"], ["package", "gcf"], ["invoke"], ["batch"], ["batch", "score"],
      ["batch", "lookup"], ["deploy"], ["deploy", "render"], ["deploy", "build"],
-     ["workflow"], ["workflow", "run"], ["workflow", "history"], ["workflow", "cron"]],
+     ["workflow"], ["workflow", "run"], ["workflow", "history"], ["workflow", "cron"],
+     ["workflow", "schedule"], ["workflow", "airflow"]],
 )  # fmt: skip
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = scalepipe(*command, "--help")

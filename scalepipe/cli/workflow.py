@@ -154,6 +154,31 @@ def cron_command(
     out.print(crontab_lines(file, log), highlight=False, soft_wrap=True)
 
 
+@workflow_app.command("airflow")
+def airflow_command(
+    file: FileArgument,
+    destination: Annotated[Path, typer.Option("--out", help="The Airflow DAGs folder.")] = Path(
+        "dags"
+    ),
+) -> None:
+    """Write an Apache Airflow 3 DAG for the workflow: one task per step, the same
+    schedule, retries, timeouts and dependencies.
+
+    Example: scalepipe workflow airflow examples/ch5_workflow.toml --out dags/
+    """
+    from scalepipe.workflow import load_workflow
+    from scalepipe.workflow.dag import write_dag
+
+    workflow = load_workflow(file)
+    path = write_dag(workflow, destination)
+    out.print(
+        f"wrote {path}: DAG {workflow.name!r}, {len(workflow.steps)} tasks; the Airflow "
+        "workers need scalepipe: pip install 'scalepipe[workflow]'",
+        highlight=False,
+        markup=False,
+    )
+
+
 def _date(text: str | None) -> dt.date | None:
     if text is None:
         return None

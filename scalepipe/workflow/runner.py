@@ -95,7 +95,7 @@ def _run(
             state.status, state.note = SKIPPED, "a step before it failed"
         elif step.trigger == "all_success" and before - {SUCCEEDED}:
             state.status, state.note = NOT_DUE, "a step before it did not run"
-        elif not _due(step, logical_date, settings):
+        elif not is_due(step, logical_date, settings):
             state.status, state.note = NOT_DUE, f"not due on {logical_date}"
         else:
             _run_one(workflow, step, state, run, known, settings, notify, sleep)
@@ -104,7 +104,9 @@ def _run(
     return run
 
 
-def _due(step: Step, logical_date: dt.date, settings: Settings) -> bool:
+def is_due(step: Step, logical_date: dt.date, settings: Settings) -> bool:
+    """Whether the step runs on `logical_date`: its `when` cron fires that day (or it has
+    none), or the model its `or_if_missing` names does not resolve."""
     if step.when is None:
         return True
     from croniter import croniter
@@ -135,16 +137,8 @@ def _run_one(
     notify: Event,
     sleep: Callable[[float], None],
 ) -> None:
-    where = f"step {step.name!r}"
-    params = fill(dict(step.params), known, where)
-    context = StepContext(
-        workflow=workflow.name,
-        step=step.name,
-        data_run_id=f"{workflow.name}-{known['ds']}-{step.name}",
-        variables=known,
-        settings=settings,
-        earlier={name: done.outcome for name, done in run.steps.items() if done.outcome},
-    )
+    earlier = {name: done.outcome for name, done in run.steps.items() if done.outcome}
+    params, context = step_context(workflow, step, known, settings, earlier)
     state.started = history.utc_now()
     delay = step.retry_delay
     while True:
@@ -169,6 +163,25 @@ def _run_one(
             state.status, state.error, state.note = SUCCEEDED, None, ""
             break
     state.ended = history.utc_now()
+
+
+def step_context(
+    workflow: Workflow,
+    step: Step,
+    known: Mapping[str, str],
+    settings: Settings,
+    earlier: Mapping[str, Outcome],
+) -> tuple[dict[str, Any], StepContext]:
+    """The step's settings with the run's variables filled in, and its context."""
+    params = fill(dict(step.params), known, f"step {step.name!r}")
+    return params, StepContext(
+        workflow=workflow.name,
+        step=step.name,
+        data_run_id=f"{workflow.name}-{known['ds']}-{step.name}",
+        variables=known,
+        settings=settings,
+        earlier=earlier,
+    )
 
 
 @contextlib.contextmanager

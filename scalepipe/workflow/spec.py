@@ -71,6 +71,7 @@ class Workflow:
     timezone: str = "UTC"
     catchup: bool = False
     source: Path | None = field(default=None, compare=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as the file says
 
     def order(self) -> list[str]:
         """The steps, each after the ones it depends on (file order among equals)."""
@@ -136,7 +137,7 @@ def parse_workflow(
                 raise ConfigError(
                     f"{where} [steps.{step.name}]: after names {needed!r}, which is not a step"
                 )
-    workflow = Workflow(name, steps, schedule, timezone, catchup, source)
+    workflow = Workflow(name, steps, schedule, timezone, catchup, source, {**table, "name": name})
     try:
         workflow.order()
     except graphlib.CycleError as error:
