@@ -7,20 +7,9 @@ import datetime as dt
 import itertools
 
 from scalepipe.workflow import parse_workflow
-from scalepipe.workflow.scheduler import Firing, schedule
+from scalepipe.workflow.scheduler import Firing, ManualClock, schedule
 
 UTC = dt.UTC
-
-
-class FakeClock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.time = start
-
-    def now(self) -> dt.datetime:
-        return self.time
-
-    def sleep(self, seconds: float) -> None:
-        self.time += dt.timedelta(seconds=seconds)
 
 
 def every(cron: str, timezone: str = "UTC", catchup: bool = False) -> object:
@@ -31,7 +20,7 @@ def every(cron: str, timezone: str = "UTC", catchup: bool = False) -> object:
 
 def test_a_day_of_quarter_hours_starts_each_run_on_time_with_runs_that_take_time() -> None:
     start = dt.datetime(2026, 12, 1, 0, 0, 3, tzinfo=UTC)
-    clock = FakeClock(start)
+    clock = ManualClock(start)
     fired: list[Firing] = []
 
     def run(firing: Firing) -> None:
@@ -50,7 +39,7 @@ def test_a_day_of_quarter_hours_starts_each_run_on_time_with_runs_that_take_time
 def test_after_downtime_the_missed_runs_are_made_up_in_order_or_dropped() -> None:
     since = dt.datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
     for catchup, expected in ((True, [1, 2, 3, 4]), (False, [4])):
-        clock = FakeClock(dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC))  # back after 3 days
+        clock = ManualClock(dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC))  # back after 3 days
         fired: list[Firing] = []
         schedule(every("0 6 * * *", catchup=catchup), fired.append, clock=clock,  # type: ignore[arg-type]
                  since=since, until=clock.time)  # fmt: skip
@@ -60,7 +49,7 @@ def test_after_downtime_the_missed_runs_are_made_up_in_order_or_dropped() -> Non
 
 
 def test_a_run_longer_than_the_interval_never_overlaps_the_next() -> None:
-    clock = FakeClock(dt.datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
     spans: list[tuple[dt.datetime, dt.datetime]] = []
 
     def slow(firing: Firing) -> None:
@@ -75,7 +64,7 @@ def test_a_run_longer_than_the_interval_never_overlaps_the_next() -> None:
 
 
 def test_the_schedule_follows_the_workflows_time_zone_across_a_clock_change() -> None:
-    clock = FakeClock(dt.datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
     fired: list[Firing] = []
     schedule(every("0 6 * * *", timezone="Europe/Paris"), fired.append, clock=clock,  # type: ignore[arg-type]
              until=dt.datetime(2026, 3, 30, 12, 0, tzinfo=UTC))  # fmt: skip
