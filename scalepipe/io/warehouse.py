@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -102,17 +102,20 @@ class Warehouse(ABC):
             self._publish(connection, staged.values())
         return {table: entry.rows for table, entry in staged.items()}
 
-    def append(self, table: str, parts: Iterable[Rows], *, replacing: tuple[str, str]) -> int:
+    def append(
+        self, table: str, parts: Iterable[Rows], *, replacing: tuple[str, str | Sequence[str]]
+    ) -> int:
         """Add rows to `table` (created if absent), first removing the rows whose column
-        `replacing[0]` holds `replacing[1]` (a rerun's run id), all in one transaction;
-        return the row count added."""
+        `replacing[0]` holds `replacing[1]` (a rerun's run id; or any of several values),
+        all in one transaction; return the row count added."""
         check_identifier(table)
         column, value = replacing
         check_identifier(column)
         added = 0
         with self._transaction() as connection:
             if self._exists(connection, table):
-                self._delete(connection, table, column, value)
+                for each in [value] if isinstance(value, str) else value:
+                    self._delete(connection, table, column, each)
             schema = None
             for part in parts:
                 rows = _to_arrow(part)

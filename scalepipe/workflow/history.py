@@ -15,20 +15,24 @@ if TYPE_CHECKING:
     from scalepipe.workflow.results import RunResult
 
 TABLE = "workflow_runs"
-COLUMNS = (
-    "run_id", "workflow", "logical_date", "step", "kind", "status", "attempts", "started",
-    "ended", "seconds", "rows", "model_version", "metrics", "detail", "error", "scheduled",
-    "row_id",
-)  # fmt: skip
 
 
-def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
-    """Add (or, for the same run and step, replace) the step's row."""
+def record(warehouse: Warehouse, run: RunResult, steps: Sequence[str]) -> None:
+    """Add (or, for the same run and step, replace) the steps' rows, in one write."""
     import pyarrow as pa
 
+    rows = [_row(run, step) for step in steps]
+    if not rows:
+        return
+    table = pa.Table.from_pylist(rows, schema=_schema())
+    warehouse.append(TABLE, [table], replacing=("row_id", [row["row_id"] for row in rows]))
+
+
+def _row(run: RunResult, step: str) -> dict[str, Any]:
     done = run.steps[step]
     outcome = done.outcome
-    row: dict[str, Any] = {
+    took = (done.ended - done.started).total_seconds() if done.started and done.ended else None
+    return {
         "run_id": run.run_id,
         "workflow": run.workflow,
         "logical_date": run.logical_date.isoformat(),
@@ -38,9 +42,7 @@ def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
         "attempts": done.attempts,
         "started": done.started,
         "ended": done.ended,
-        "seconds": (done.ended - done.started).total_seconds()
-        if done.started and done.ended
-        else None,
+        "seconds": took,
         "rows": outcome.rows if outcome else None,
         "model_version": outcome.model_version if outcome else None,
         "metrics": json.dumps(outcome.metrics) if outcome and outcome.metrics else None,
@@ -49,7 +51,12 @@ def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
         "scheduled": run.scheduled,
         "row_id": f"{run.run_id}/{step}",
     }
-    schema = pa.schema([
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([
         ("run_id", pa.string()), ("workflow", pa.string()), ("logical_date", pa.string()),
         ("step", pa.string()), ("kind", pa.string()), ("status", pa.string()),
         ("attempts", pa.int64()), ("started", pa.timestamp("us", tz="UTC")),
@@ -58,8 +65,6 @@ def record(warehouse: Warehouse, run: RunResult, step: str) -> None:
         ("detail", pa.string()), ("error", pa.string()),
         ("scheduled", pa.timestamp("us", tz="UTC")), ("row_id", pa.string()),
     ])  # fmt: skip
-    table = pa.Table.from_pylist([row], schema=schema)
-    warehouse.append(TABLE, [table], replacing=("row_id", row["row_id"]))
 
 
 def read(warehouse: Warehouse, workflow: str | None = None, *, runs: int = 10) -> pd.DataFrame:
@@ -67,7 +72,7 @@ def read(warehouse: Warehouse, workflow: str | None = None, *, runs: int = 10) -
     if TABLE not in warehouse.tables():
         import pandas as pd
 
-        return pd.DataFrame(columns=list(COLUMNS))
+        return pd.DataFrame(columns=_schema().names)
     where = f"WHERE workflow = '{_quoted(workflow)}'" if workflow else ""
     return warehouse.query(
         f"WITH latest AS (SELECT run_id, min(started) AS first FROM {check_identifier(TABLE)} "
@@ -94,4 +99,3 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-__all__: Sequence[str] = ("TABLE", "read", "record", "utc_now")

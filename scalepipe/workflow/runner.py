@@ -88,6 +88,8 @@ def _run(
     )
     known = variables(workflow.name, logical_date, run.run_id)
     notify = on_event or (lambda run, step: None)
+    # A step that ran is recorded as it ends; one that did not joins the next write.
+    unrecorded: list[str] = []
     for name in workflow.order():
         step, state = workflow.steps[name], run.steps[name]
         before = {run.steps[needed].status for needed in step.after}
@@ -99,8 +101,12 @@ def _run(
             state.status, state.note = NOT_DUE, f"not due on {logical_date}"
         else:
             _run_one(workflow, step, state, run, known, settings, notify, sleep)
-        history.record(warehouse, run, name)
+        unrecorded.append(name)
+        if state.attempts:
+            history.record(warehouse, run, unrecorded)
+            unrecorded = []
         notify(run, name)
+    history.record(warehouse, run, unrecorded)
     return run
 
 

@@ -60,7 +60,7 @@ def run_task(raw: Mapping[str, Any], step_name: str, context: Mapping[str, Any])
         state.ended = history.utc_now()
         from scalepipe.io.warehouse import open_warehouse
 
-        history.record(open_warehouse(settings.warehouse), run, step_name)
+        history.record(open_warehouse(settings.warehouse), run, [step_name])
     return dataclasses.asdict(state.outcome) if state.outcome else {}
 
 

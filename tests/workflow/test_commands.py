@@ -74,7 +74,7 @@ def test_schedule_makes_up_the_runs_missed_since_the_last_and_stops_on_sigterm(
     earlier = RunResult("earlier", "minutely", now.date(), {"say": StepRun(kind="run")},
                         scheduled=now - dt.timedelta(minutes=3))  # fmt: skip
     warehouse = open_warehouse(Settings.load().warehouse)
-    history.record(warehouse, earlier, "say")
+    history.record(warehouse, earlier, ["say"])
     process = subprocess.Popen(
         [sys.executable, "-m", "scalepipe.cli", "workflow", "schedule", str(file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
