@@ -176,3 +176,25 @@ def test_the_logical_date_reaches_every_step(tmp_path: Path) -> None:
     )  # fmt: skip
     run_workflow(workflow, MONDAY)
     assert out.read_text() == "2026-12-07 20261207\n"
+
+
+def test_an_export_writes_a_dates_rows_once_however_often_it_is_rerun(tmp_path: Path) -> None:
+    folder = tmp_path / "exported"
+    workflow = parse_workflow(
+        {"steps": {
+            "load": {"kind": "load", "source": "dataset:games?rows=300&seed={{ day }}",
+                     "table": "games_today"},
+            "export": {"kind": "export", "after": "load", "input": "table:games_today",
+                       "output": str(folder)}}},
+        default_name="copy",
+    )  # fmt: skip
+    for _ in range(2):
+        run = run_workflow(workflow, TUESDAY)
+        assert run.steps["export"].outcome is not None
+        assert run.steps["export"].outcome.rows == 300
+    run_workflow(workflow, WEDNESDAY)
+    runs = sorted(path.name for path in folder.iterdir() if not path.name.startswith("_"))
+    assert runs == ["run=copy-2026-12-01-export", "run=copy-2026-12-02-export"]
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(folder).num_rows == 600
