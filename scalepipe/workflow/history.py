@@ -97,5 +97,3 @@ def _quoted(text: str) -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
