@@ -115,19 +115,23 @@ def test_the_lambda_handler_runs_without_it(serve_venv: Path, store: ModelStore)
 
 def test_the_command_line_imports_no_heavy_module_and_starts_fast() -> None:
     """`scalepipe --help` and `scalepipe serve` start by importing the CLI: it must not
-    import the training stack or the server (measured cumulative import time, not a
-    wall clock: a loaded machine does not move it much)."""
-    run = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c",
-         "import sys, scalepipe.cli; "
-         "print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn', 'duckdb', 'numpy', "
-         "'mlflow', 'uvicorn', 'fsspec') if m in sys.modules))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )  # fmt: skip
-    assert run.stdout.strip() == "[]"
-    found = re.search(r"\|\s+(\d+) \| scalepipe\.cli$", run.stderr, re.MULTILINE)
-    assert found is not None, run.stderr[-2000:]
+    import the training stack or the server. Measured as cumulative import time, the best
+    of five runs: what the imports cost, not how busy the machine was in one of them (CI
+    once read 255 ms for what takes 90 ms here while Spark and the emulators ran)."""
+    spent = []
+    for _ in range(5):
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c",
+             "import sys, scalepipe.cli; "
+             "print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn', 'duckdb', 'numpy', "
+             "'mlflow', 'uvicorn', 'fsspec') if m in sys.modules))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )  # fmt: skip
+        assert run.stdout.strip() == "[]"
+        found = re.search(r"\|\s+(\d+) \| scalepipe\.cli$", run.stderr, re.MULTILINE)
+        assert found is not None, run.stderr[-2000:]
+        spent.append(int(found.group(1)))
     # typer and rich take ~60 ms here; pandas alone took another ~250 ms before issue 9.
-    assert int(found.group(1)) < 250_000, f"{int(found.group(1)) / 1000:.0f} ms"
+    assert min(spent) < 250_000, f"{min(spent) / 1000:.0f} ms"
