@@ -73,7 +73,7 @@ def test_every_route_conforms_to_the_document_and_none_answers_5xx(
             "--phases", "examples,coverage,fuzzing",
             "--mode", "all",
             "--checks", CHECKS,
-            "--max-examples", "400",
+            "--max-examples", "250",
             "--seed", "20261128",
             "--workers", "2",
             "--continue-on-failure",
