@@ -161,13 +161,17 @@ class ParquetFolderWriter:
 
 
 def _move_folder(filesystem: Any, source: str, target: str) -> None:
-    """A rename on a local disk (atomic); file by file on an object store, which has no
-    folders to rename (each object appears whole, the folder's files one by one)."""
+    """A rename on a local disk (atomic). An object store has no folders to rename: every
+    file is copied on the server, then the sources deleted, so that a kill half-way
+    leaves the source whole (each object appears whole, the folder's files one by one).
+    Not the store's own move: GCS's moveTo is new, GCS-compatible servers answer it 501,
+    and gcsfs retries that for half a minute per file before it copies anyway."""
     if "file" in filesystem.protocol:
         filesystem.mv(source, target, recursive=True)
         return
-    for name in filesystem.find(source):
-        filesystem.mv(name, f"{target}/{str(name)[len(source) :].lstrip('/')}")
+    names = filesystem.find(source)
+    filesystem.copy(names, [f"{target}/{str(name)[len(source) :].lstrip('/')}" for name in names])
+    filesystem.rm(names)
 
 
 def _constant_text(schema: Any) -> tuple[list[int], Any]:
