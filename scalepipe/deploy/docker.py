@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from scalepipe.deploy.plan import BUNDLED_STORE, PORT, USER_ID, DeployPlan, export_models
-from scalepipe.deploy.wheels import REQUIREMENTS, make_wheelhouse
+from scalepipe.deploy.wheels import make_wheelhouse
 
 # Debian 12 with its Python 3.11: the platform the wheelhouse is made for.
 DEFAULT_BASE = "docker.io/library/python:3.11-slim-bookworm"
 WHEELS = "wheels"
 MODELS = "model_store"
+REQUIREMENTS = "requirements.txt"
 VENV = "/opt/scalepipe"
 # The health check runs the image's own Python: the image has no curl or wget.
 HEALTH_PROBE = (
@@ -54,7 +55,8 @@ CMD {json.dumps(plan.serve_args())}
 
 
 def render_docker(plan: DeployPlan, out: Path, *, base: str = DEFAULT_BASE) -> list[Path]:
-    make_wheelhouse(out / WHEELS, plan.extras, plan.libraries)
+    requirements = make_wheelhouse(out / WHEELS, plan.extras, plan.libraries)
+    (out / WHEELS / REQUIREMENTS).write_text("\n".join(requirements) + "\n")
     if plan.model_from == "bundle":
         export_models(plan, out / MODELS)
     (out / "Dockerfile").write_text(dockerfile(plan, base))

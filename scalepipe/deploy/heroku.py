@@ -24,10 +24,9 @@ def procfile(plan: DeployPlan) -> str:
 
 
 def render_heroku(plan: DeployPlan, out: Path) -> list[Path]:
-    lines = make_wheelhouse(out / WHEELS, plan.extras, plan.libraries, platform=False)
-    (out / WHEELS / "requirements.txt").unlink()
+    requirements = make_wheelhouse(out / WHEELS, plan.extras, plan.libraries, platform=False)
     (out / "requirements.txt").write_text(
-        "\n".join([f"--find-links ./{WHEELS}", *lines[1:]]) + "\n"
+        "\n".join([f"--find-links ./{WHEELS}", *requirements]) + "\n"
     )
     (out / "Procfile").write_text(procfile(plan))
     (out / ".python-version").write_text(PYTHON + "\n")  # Heroku's runtime file

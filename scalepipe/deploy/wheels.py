@@ -7,32 +7,27 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import scalepipe
 from scalepipe.errors import PackageError
+from scalepipe.predict.requirements import pip_for_platform, run_pip
 from scalepipe.version import __version__
 
-# Every manylinux tag Debian 12's glibc (2.36) runs; pip matches --platform exactly.
-PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 16, -1)] + [
-    "manylinux2014_x86_64"
-]
 PYTHON = "3.11"  # the Python of Debian 12 and of python:3.11-slim-bookworm
-REQUIREMENTS = "requirements.txt"
+GLIBC_MINOR = 36  # Debian 12's glibc, 2.36
 
 
 def make_wheelhouse(
     folder: Path, extras: Sequence[str], libraries: Sequence[str], *, platform: bool = True
 ) -> list[str]:
-    """Fill `folder` with the wheels; returns the requirement lines (also written to
-    folder/requirements.txt). `platform`: fetch the rest too (else scalepipe's wheel
-    only, for a platform that installs from an index itself, as Heroku does)."""
+    """Fill `folder` with the wheels; returns the requirement lines that install from it.
+    `platform`: fetch the rest too (else scalepipe's wheel only, for a platform that
+    installs from an index itself, as Heroku does)."""
     folder.mkdir(parents=True, exist_ok=True)
-    own = _own_wheel(folder)
+    _own_wheel(folder)
     pins = _installed_versions()
     wanted = [f"scalepipe[{','.join(extras)}]=={__version__}"] + [
         f"{library}=={pins[_key(library)]}" if _key(library) in pins else library
@@ -47,39 +42,43 @@ def make_wheelhouse(
                 )
             )
             constraints.flush()
-            _pip(
+            run_pip(
                 "download",
                 "--quiet",
-                "--dest",
-                str(folder),
-                "--find-links",
-                str(folder),
-                "--only-binary=:all:",
-                *(f"--platform={tag}" for tag in PLATFORMS),
-                "--implementation",
-                "cp",
-                "--python-version",
-                PYTHON,
-                "--constraint",
-                constraints.name,
+                f"--dest={folder}",
+                f"--find-links={folder}",
+                *pip_for_platform(PYTHON, GLIBC_MINOR),
+                f"--constraint={constraints.name}",
                 *wanted,
+                purpose=f"the image's wheelhouse (Python {PYTHON}, Debian 12)",
             )
-    (folder / REQUIREMENTS).write_text("\n".join(wanted) + "\n")
-    return [own.name, *wanted]
+    return wanted
 
 
-def _own_wheel(folder: Path) -> Path:
+def _own_wheel(folder: Path) -> None:
     """scalepipe's wheel, built from the source tree this scalepipe runs from, or
     downloaded at this version when it was installed from an index."""
     source = Path(scalepipe.__file__).resolve().parent.parent
     if (source / "pyproject.toml").is_file():
-        _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder), str(source))
+        run_pip(
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            f"--wheel-dir={folder}",
+            str(source),
+            purpose="scalepipe's own wheel",
+        )
     else:
-        _pip("download", "--quiet", "--no-deps", "--dest", str(folder), f"scalepipe=={__version__}")
-    found = sorted(folder.glob(f"scalepipe-{__version__}-*.whl"))
-    if not found:
+        run_pip(
+            "download",
+            "--quiet",
+            "--no-deps",
+            f"--dest={folder}",
+            f"scalepipe=={__version__}",
+            purpose="scalepipe's own wheel",
+        )
+    if not any(folder.glob(f"scalepipe-{__version__}-*.whl")):
         raise PackageError(f"no wheel of scalepipe {__version__} was made in {folder}")
-    return found[-1]
 
 
 def _installed_versions() -> dict[str, str]:
@@ -92,15 +91,3 @@ def _installed_versions() -> dict[str, str]:
 
 def _key(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _pip(*args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        said = [line for line in result.stderr.strip().splitlines() if "WARNING" not in line]
-        raise PackageError(
-            f"pip {args[0]} failed: {said[-1] if said else 'no output'} "
-            "(the wheelhouse needs the package index, or a pip configured for a mirror)"
-        )

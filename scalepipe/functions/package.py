@@ -9,8 +9,6 @@ time, brings its libraries as manylinux wheels for the Lambda platform (pip --pl
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -18,13 +16,16 @@ from pathlib import Path
 
 import scalepipe
 from scalepipe.errors import PackageError as PackageError
-from scalepipe.predict.requirements import serving_libraries
+from scalepipe.predict.requirements import pip_for_platform, run_pip, serving_libraries
 from scalepipe.store import ModelStore, ModelURI
 
 MB = 1024 * 1024  # AWS states Lambda's limits in these units
 LAMBDA_ZIPPED_LIMIT = 50 * MB
 LAMBDA_UNZIPPED_LIMIT = 250 * MB
 BUNDLED_STORE = "model_store"
+# Lambda's Pythons 3.10 and 3.11 run on Amazon Linux 2 (glibc 2.26); 3.12 and later on Amazon
+# Linux 2023 (glibc 2.34).
+_LAMBDA_GLIBC_MINOR = {"3.10": 26, "3.11": 26}
 _LAMBDA_ENTRY = '''"""AWS Lambda entry point written by `scalepipe package lambda`.
 
 Handler setting: lambda_function.handler (echo: lambda_function.echo).
@@ -166,15 +167,11 @@ def _stage(
 
 
 def _install_wheels(requirements: tuple[str, ...], target: Path, python: str) -> None:
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
-        "--platform", "manylinux2014_x86_64", "--implementation", "cp",
-        "--python-version", python, "--only-binary=:all:", *requirements,
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        said = result.stderr.strip().splitlines()
-        raise PackageError(
-            f"pip could not fetch {', '.join(requirements)} for Python {python} on Lambda's "
-            f"platform: {said[-1] if said else 'no output'}"
-        )
+    run_pip(
+        "install",
+        "--quiet",
+        f"--target={target}",
+        *pip_for_platform(python, _LAMBDA_GLIBC_MINOR.get(python, 34)),
+        *requirements,
+        purpose=f"{', '.join(requirements)} on Lambda's Python {python}",
+    )

@@ -172,10 +172,10 @@ def test_nothing_is_half_written_when_a_render_fails(
 ) -> None:
     from scalepipe.deploy import wheels
 
-    def offline(*args: str) -> None:
+    def offline(*args: str, purpose: str) -> None:
         raise PackageError("pip download failed: no index")
 
-    monkeypatch.setattr(wheels, "_pip", offline)
+    monkeypatch.setattr(wheels, "run_pip", offline)
     with pytest.raises(PackageError, match="no index"):
         rendered(deploy_store, "docker", tmp_path / "image")
     assert list(tmp_path.iterdir()) == []
