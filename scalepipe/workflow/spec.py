@@ -29,7 +29,7 @@ KINDS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "alias": "candidate",
         },
     ),
-    "evaluate": (("model", "source"), {"champion": None}),
+    "evaluate": (("model", "source"), {"champion": None, "max_rows": 1_000_000}),
     "promote": (
         ("evaluation",),
         {"metric": None, "margin": 0.0, "minimums": {}, "maximums": {}, "alias": "champion"},

@@ -76,22 +76,31 @@ def _train(params: Mapping[str, Any], context: StepContext) -> Outcome:
 
 def _evaluate(params: Mapping[str, Any], context: StepContext) -> Outcome:
     """The candidate's metrics on the held-out rows, and the champion's on the same rows
-    (none when there is no champion yet)."""
+    (none when there is no champion yet). At most `max_rows` rows are read, and only the
+    columns the models need, so that a large source cannot exhaust the worker's memory."""
     from scalepipe.errors import StoreError
+    from scalepipe.predict import Predictor
     from scalepipe.store import ModelStore, ModelURI
 
+    max_rows = params["max_rows"]
+    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1:
+        raise ConfigError(f"evaluate: max_rows must be a whole number >= 1, not {max_rows!r}")
     store = ModelStore(context.settings.store)
     candidate = ModelURI.parse(params["model"])
-    champion = params["champion"] or f"{candidate.name}@champion"
-    frame = _read_frame(params["source"], context)
     name, version = store.resolve(candidate)
-    scores = _metrics(store, f"{name}:{version}", frame)
+    predictors = {"candidate": Predictor.load(f"{name}:{version}", store=store)}
+    champion_version = None
     try:
-        champion_name, champion_version = store.resolve(champion)
+        champion_name, champion_version = store.resolve(
+            params["champion"] or f"{candidate.name}@champion"
+        )
     except StoreError:
-        champion_scores, champion_version = None, None
+        pass
     else:
-        champion_scores = _metrics(store, f"{champion_name}:{champion_version}", frame)
+        predictors["champion"] = Predictor.load(f"{champion_name}:{champion_version}", store=store)
+    frame = _held_out(params["source"], list(predictors.values()), max_rows, context)
+    scores = _metrics(predictors["candidate"], frame)
+    champion_scores = _metrics(predictors["champion"], frame) if "champion" in predictors else None
     shown = ", ".join(f"{key} {value:.4f}" for key, value in scores.items())
     return Outcome(
         rows=len(frame),
@@ -201,28 +210,41 @@ def _whole(value: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _read_frame(source_text: str, context: StepContext) -> Any:
+def _held_out(source_text: str, predictors: list[Any], max_rows: int, context: StepContext) -> Any:
+    """The first `max_rows` rows of the source, in the columns the predictors read."""
     import pyarrow as pa
 
     from scalepipe.io import open_source
 
     source = open_source(source_text, settings=context.settings)
+    present = set(source.schema().names)
+    wanted: list[str] = []
+    for predictor in predictors:
+        needed = [*predictor.signature.names, predictor.signature.target]
+        wanted += [column for column in needed if column in present and column not in wanted]
+    batches, rows = [], 0
+    for batch in source.read_batches(wanted):
+        batches.append(batch.slice(0, max_rows - rows))
+        rows += batches[-1].num_rows
+        if rows >= max_rows:
+            break
     return pa.Table.from_batches(
-        list(source.read_batches(None)), schema=source.schema()
+        batches, schema=pa.schema([source.schema().field(name) for name in wanted])
     ).to_pandas()
 
 
-def _metrics(store: Any, uri: str, frame: Any) -> dict[str, float]:
+def _metrics(predictor: Any, frame: Any) -> dict[str, float]:
     import numpy as np
 
     from scalepipe.data.catalog import Task
-    from scalepipe.predict import Predictor
     from scalepipe.train.metrics import evaluate
 
-    predictor = Predictor.load(uri, store=store)
     target = predictor.signature.target
     if target not in frame.columns:
-        raise ConfigError(f"the held-out rows have no {target!r} column to evaluate {uri} on")
+        raise ConfigError(
+            f"the held-out rows have no {target!r} column to evaluate "
+            f"{predictor.name}:{predictor.version} on"
+        )
     task: Task = "classification" if predictor.signature.output == "probability" else "regression"
     scores = np.asarray(predictor.predict_frame(frame), dtype=np.float64)
     return evaluate(task, frame[target].to_numpy(), scores)

@@ -32,12 +32,12 @@ def predictions() -> Any:
     )
 
 
-def books_workflow(**promote: Any) -> Any:
-    """The example, with the promote step's settings changed."""
+def books_workflow(step_name: str = "promote", **changed: Any) -> Any:
+    """The example, with one step's settings changed."""
     workflow = load_workflow(EXAMPLE)
-    step = workflow.steps["promote"]
+    step = workflow.steps[step_name]
     steps = dict(workflow.steps)
-    steps["promote"] = type(step)(**{**step.__dict__, "params": {**step.params, **promote}})
+    steps[step_name] = type(step)(**{**step.__dict__, "params": {**step.params, **changed}})
     return type(workflow)(**{**workflow.__dict__, "steps": steps})
 
 
@@ -92,6 +92,16 @@ def test_the_gate_keeps_the_champion_when_the_candidate_is_not_better_by_the_mar
     assert store.aliases("natality") == {"candidate": 2, "champion": 1}
     assert monday.steps["score"].status == "succeeded"  # scored by the champion, v1
     assert set(predictions()["model_version"]) == {1}
+
+
+def test_evaluate_reads_at_most_max_rows_held_out_rows() -> None:
+    wrong = run_workflow(books_workflow("evaluate", max_rows=0), TUESDAY)
+    assert wrong.steps["evaluate"].status == "failed"
+    assert "max_rows must be a whole number >= 1, not 0" in str(wrong.steps["evaluate"].error)
+    run = run_workflow(books_workflow("evaluate", max_rows=1234), TUESDAY)
+    evaluated = run.steps["evaluate"]
+    assert evaluated.status == "succeeded" and evaluated.outcome is not None
+    assert evaluated.outcome.rows == 1234 and "on 1,234 held-out rows" in evaluated.outcome.detail
 
 
 def test_a_promotion_reaches_a_server_that_refreshes_without_a_restart() -> None:
