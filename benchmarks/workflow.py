@@ -52,7 +52,7 @@ def airflow_figures(folder: Path) -> dict[str, float]:
     from scalepipe.workflow.dag import write_dag
 
     home = folder / "airflow"
-    write_dag(load_workflow(EXAMPLE), home / "dags")
+    write_dag(load_workflow(EXAMPLE), home / "dags", start=dt.date(2026, 11, 1))  # before 12-01
     environment = os.environ | {
         "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

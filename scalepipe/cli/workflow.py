@@ -160,6 +160,13 @@ def airflow_command(
     destination: Annotated[Path, typer.Option("--out", help="The Airflow DAGs folder.")] = Path(
         "dags"
     ),
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="The DAG's start date, YYYY-MM-DD (default yesterday): Airflow runs no "
+            "task for an earlier date, backfills included."
+        ),
+    ] = None,
 ) -> None:
     """Write an Apache Airflow 3 DAG for the workflow: one task per step, the same
     schedule, retries, timeouts and dependencies.
@@ -170,7 +177,7 @@ def airflow_command(
     from scalepipe.workflow.dag import write_dag
 
     workflow = load_workflow(file)
-    path = write_dag(workflow, destination)
+    path = write_dag(workflow, destination, start=_date(start))
     out.print(
         f"wrote {path}: DAG {workflow.name!r}, {len(workflow.steps)} tasks; the Airflow "
         "workers need scalepipe: pip install 'scalepipe[workflow]'",

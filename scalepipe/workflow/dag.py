@@ -92,11 +92,13 @@ def dag_source(workflow: Workflow, *, start: dt.date | None = None) -> str:
     )
 
 
-def write_dag(workflow: Workflow, folder: Path) -> Path:
+def write_dag(workflow: Workflow, folder: Path, *, start: dt.date | None = None) -> Path:
+    """The DAG file; `start`: its start_date (default yesterday). Airflow runs no task
+    for a logical date before it, backfills and `airflow dags test` included."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"scalepipe_{_identifier(workflow.name)}.py"
     partial = path.with_name(f".{path.name}.part")
-    partial.write_text(dag_source(workflow))
+    partial.write_text(dag_source(workflow, start=start))
     partial.replace(path)  # the DAG processor never reads half a file
     return path
 
