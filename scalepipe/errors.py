@@ -59,3 +59,8 @@ class ServeError(ScalepipeError):
 class MalformedRequest(ScalepipeError):
     """A request whose shape no protocol of the route allows (HTTP 400), as opposed to
     well-formed inputs the model cannot score (InvalidInput, HTTP 422)."""
+
+
+class StreamError(ScalepipeError):
+    """A broker URL, topic or consumer setting a stream job cannot use, or a broker that
+    does not answer."""

@@ -20,6 +20,7 @@ from scalepipe.cli import (
     functions,
     models,
     serve,
+    stream,
     train,
     workflow,
 )
@@ -39,6 +40,7 @@ app.command()(train.reproduce)
 app.add_typer(models.models_app, name="models")
 app.add_typer(functions.package_app, name="package")
 app.add_typer(batch.batch_app, name="batch")
+app.add_typer(stream.stream_app, name="stream")
 app.add_typer(features.features_app, name="features")
 app.add_typer(deploy.deploy_app, name="deploy")
 app.add_typer(workflow.workflow_app, name="workflow")

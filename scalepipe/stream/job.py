@@ -1,0 +1,353 @@
+"""`scalepipe.stream.score`: a stream job that scores messages as they come, at least once.
+
+The loop reads a micro-batch (up to `batch` messages, waiting at most `max_wait` seconds
+for the first), checks and scores it with `score_batch` (the batch engines' step), writes
+the results, then acknowledges the messages: a message is acknowledged only once its
+result (or its dead letter) is written, so a crash at any point loses nothing, and the
+sink's writes by id keep a redelivered message from giving a second result where the
+broker can tell (Redis, NATS).
+
+A message the model cannot score (not JSON, no id, a field that is not a number) is kept
+unacknowledged and tried again with the next micro-batches; after `attempts` deliveries
+it goes to the dead-letter stream with the error and the field at fault, and is
+acknowledged: it never blocks the stream. A failure of the model itself (an exception
+that is not about the input) acknowledges nothing: the batch is tried again after a
+pause that doubles up to 30 s, since its messages are not at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scalepipe.batch.scoring import ScorePlan, score_batch
+from scalepipe.config import Settings
+from scalepipe.errors import StreamError
+from scalepipe.predict.predictor import LoadedVersion, Predictor
+from scalepipe.store.store import ModelStore
+from scalepipe.stream.brokers import open_broker
+from scalepipe.stream.messages import ID, Message, Refusal, dead_letter, decode, results
+from scalepipe.stream.urls import Start, parse
+from scalepipe.types import Broker
+
+log = logging.getLogger(__name__)
+MAX_PAUSE = 30.0
+
+
+@dataclass
+class StreamStats:
+    """What a stream job has done so far: its periodic report and its summary."""
+
+    model: str
+    version: int
+    source: dict[str, Any]
+    sink: dict[str, Any]
+    dead_letter: dict[str, Any]
+    read: int = 0
+    scored: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    model_errors: int = 0
+    lag: int | None = None
+    seconds: float = 0.0
+    busy_seconds: float = 0.0  # from the first message read to the last one done
+    started: float = field(default_factory=time.perf_counter, repr=False)
+    first: float | None = field(default=None, repr=False)
+
+    @property
+    def messages_per_second(self) -> float:
+        return self.scored / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = asdict(self)
+        shown.pop("started")
+        shown.pop("first")
+        return {**shown, "messages_per_second": round(self.messages_per_second)}
+
+
+Report = Callable[[StreamStats], None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When a job stops on its own (it runs until stopped otherwise)."""
+
+    idle: float | None = None  # seconds without a message, with nothing left to read
+    messages: int | None = None  # messages scored or dead-lettered
+
+
+def score(
+    model: str,
+    source: str,
+    sink: str,
+    *,
+    group: str = "scalepipe",
+    consumer: str | None = None,
+    batch: int = 1_000,
+    max_wait: float = 0.05,
+    dead_letter_url: str | None = None,
+    attempts: int = 3,
+    start: Start = "earliest",
+    refresh: float | None = None,
+    store: str | ModelStore | None = None,
+    allow_pickle: bool = False,
+    settings: Settings | None = None,
+    limits: Limits = Limits(),
+    stop: threading.Event | None = None,
+    on_report: Report | None = None,
+    report_every: float = 10.0,
+    metrics_port: int | None = None,
+) -> StreamStats:
+    """Score the messages of `source` with `model` and write the results to `sink`, until
+    `stop` is set (SIGTERM in the command line), the job is idle for `limits.idle`
+    seconds, or it has handled `limits.messages` messages."""
+    if batch < 1:
+        raise StreamError(f"--batch must be at least 1, not {batch}")
+    if attempts < 1:
+        raise StreamError(f"--attempts must be at least 1, not {attempts}")
+    if max_wait < 0:
+        raise StreamError(f"--max-wait must be >= 0 ms, not {max_wait * 1000:g}")
+    if start not in ("earliest", "latest"):
+        raise StreamError(f"--from takes earliest or latest, not {start!r}")
+    settings = settings or Settings.load()
+    source_address = parse(source)
+    sink_address = parse(sink)
+    dead_address = (
+        parse(dead_letter_url) if dead_letter_url
+        else source_address.renamed(f"{source_address.name}-dead-letter")
+    )  # fmt: skip
+    predictor = Predictor.load(model, store=store or settings.store, allow_pickle=allow_pickle)
+    reader = open_broker(source_address, group=group, consumer=consumer, start=start)
+    writer = open_broker(sink_address)
+    dead = open_broker(dead_address)
+    stats = StreamStats(
+        model=predictor.name, version=predictor.version, source=reader.describe(),
+        sink=writer.describe(), dead_letter=dead.describe(),
+    )  # fmt: skip
+    metrics = _Metrics(metrics_port, predictor.name) if metrics_port is not None else None
+    if refresh:
+        predictor.refresh_every(refresh)
+    consumer_loop = _Loop(reader, writer, dead, predictor, stats, batch, max_wait, attempts,
+                          metrics)  # fmt: skip
+    try:
+        consumer_loop.run(stop or threading.Event(), limits, on_report, report_every)
+    finally:
+        predictor.close()
+        for broker in (reader, writer, dead):
+            broker.close()
+        if metrics is not None:
+            metrics.close()
+    stats.seconds = time.perf_counter() - stats.started
+    return stats
+
+
+class _Loop:
+    def __init__(
+        self,
+        reader: Broker,
+        writer: Broker,
+        dead: Broker,
+        predictor: Predictor,
+        stats: StreamStats,
+        batch: int,
+        max_wait: float,
+        attempts: int,
+        metrics: _Metrics | None,
+    ) -> None:
+        self.reader, self.writer, self.dead = reader, writer, dead
+        self.predictor = predictor
+        self.stats = stats
+        self.batch = batch
+        self.max_wait = max_wait
+        self.attempts = attempts
+        self.metrics = metrics
+        self.retry: list[Message] = []
+        self.deliveries: dict[Any, int] = {}
+        self._plans: dict[tuple[str, int], ScorePlan] = {}
+
+    def run(self, stop: threading.Event, limits: Limits, on_report: Report | None,
+            report_every: float) -> None:  # fmt: skip
+        pause = 0.0
+        last_message = last_report = time.monotonic()
+        handled = 0
+        while not stop.is_set():
+            messages = self._next()
+            now = time.monotonic()
+            if now - last_report >= report_every:
+                self._report(on_report)
+                last_report = now
+            if not messages:
+                if limits.idle is not None and now - last_message >= limits.idle:
+                    if self._caught_up():
+                        break
+                    last_message = now
+                continue
+            last_message = now
+            if self.stats.first is None:
+                self.stats.first = now
+            try:
+                handled += self._handle(messages)
+                self.stats.busy_seconds = time.monotonic() - self.stats.first
+                pause = 0.0
+            except Exception:
+                pause = min(max(pause * 2, 0.5), MAX_PAUSE)
+                self.stats.model_errors += 1
+                if self.metrics is not None:
+                    self.metrics.model_errors.inc()
+                log.exception("scoring a batch of %d failed; retrying in %.1f s",
+                              len(messages), pause)  # fmt: skip
+                self.retry = messages
+                stop.wait(pause)
+            if limits.messages is not None and handled >= limits.messages:
+                break
+        self._report(on_report)
+
+    def _caught_up(self) -> bool:
+        """Nothing left to read (a Kafka consumer that has just joined reads nothing for
+        a few seconds while its lag is the whole topic)."""
+        lag = self.reader.lag()
+        return lag is None or lag == 0
+
+    def _next(self) -> list[Message]:
+        room = self.batch - len(self.retry)
+        messages, self.retry = self.retry, []
+        if room > 0:
+            held = {message.handle for message in messages}
+            wait = 0.0 if messages else self.max_wait
+            fresh = self.reader.read(room, wait)
+            messages += [message for message in fresh if message.handle not in held]
+        if messages:
+            self.stats.read += len(messages)
+        return messages
+
+    def _handle(self, messages: list[Message]) -> int:
+        """Score, write, then acknowledge; returns the messages done with for good."""
+        started = time.perf_counter()
+        loaded = self.predictor.current
+        decoded = decode(messages, loaded)
+        refused = list(decoded.refused)
+        done: list[Message] = []
+        acked = 0
+        if decoded.messages:
+            scored = score_batch(decoded.batch, loaded.scorer, self._plan(loaded))
+            output = scored.output
+            kept_ids = output.column(ID).to_pylist()
+            scores = output.column("prediction").to_numpy()
+            ids = decoded.batch.column(ID).to_pylist()
+            kept, rejected = _split(decoded.messages, ids, kept_ids, scored.rejected)
+            refused += rejected
+            if kept:
+                written = results(kept_ids, scores, loaded.name, loaded.version)
+                if self._publish_and_ack(written, kept):
+                    acked = len(kept)
+                else:
+                    self.writer.publish(written)
+                    done += kept
+        letters, held = [], []
+        for refusal in refused:
+            deliveries = self.deliveries.get(refusal.message.handle, 0) + 1
+            if deliveries >= self.attempts:
+                letters.append(dead_letter(refusal, deliveries, loaded.name, loaded.version))
+                done.append(refusal.message)
+                self.deliveries.pop(refusal.message.handle, None)
+            else:
+                self.deliveries[refusal.message.handle] = deliveries
+                held.append(refusal.message)
+        if letters:
+            self.dead.publish(letters)
+        if done:
+            self.reader.ack(done)
+        self.retry = held
+        scored_count = acked + len(done) - len(letters)
+        self.stats.batches += 1
+        self.stats.scored += scored_count
+        self.stats.dead_lettered += len(letters)
+        if self.metrics is not None:
+            self.metrics.batch(scored_count, len(letters), time.perf_counter() - started)
+        return acked + len(done)
+
+    def _publish_and_ack(self, written: list[tuple[str, bytes]], kept: list[Message]) -> bool:
+        """Write results and acknowledge their messages in one step, where the reader
+        and the writer are one server (Redis to Redis)."""
+        both = getattr(self.reader, "publish_and_ack", None)
+        return bool(both is not None and both(self.writer, written, kept))
+
+    def _plan(self, loaded: LoadedVersion) -> ScorePlan:
+        key = (loaded.name, loaded.version)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = ScorePlan.for_model(loaded, keys=(ID,), run_id="stream", on_error="dead-letter")
+            self._plans = {key: plan}
+        return plan
+
+    def _report(self, on_report: Report | None) -> None:
+        try:
+            self.stats.lag = self.reader.lag()
+        except Exception as error:  # a report never stops the job
+            log.warning("could not read the lag: %s", error)
+        if self.metrics is not None and self.stats.lag is not None:
+            self.metrics.lag.set(self.stats.lag)
+        self.stats.seconds = time.perf_counter() - self.stats.started
+        if on_report is not None:
+            on_report(self.stats)
+
+
+def _split(
+    messages: list[Message], ids: list[str], kept_ids: list[str], rejected: Any
+) -> tuple[list[Message], list[Refusal]]:
+    """The messages whose rows were scored, and the others with the reason: scored rows
+    keep their order, so their ids are a subsequence of all the ids."""
+    if len(kept_ids) == len(ids):
+        return messages, []
+    reasons = iter(rejected.column("error").to_pylist())
+    kept, refused, position = [], [], 0
+    for message, id in zip(messages, ids, strict=True):
+        if position < len(kept_ids) and kept_ids[position] == id:
+            kept.append(message)
+            position += 1
+        else:
+            reason = next(reasons)
+            field = reason.split("'")[1] if reason.startswith("feature '") else None
+            refused.append(Refusal(message, id, reason, field))
+    return kept, refused
+
+
+class _Metrics:
+    """The job's Prometheus metrics, served on 127.0.0.1:PORT/metrics."""
+
+    def __init__(self, port: int, model: str) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client.exposition import start_http_server
+
+        registry = CollectorRegistry()
+        messages = Counter("scalepipe_stream_messages", "Messages done with, by outcome",
+                           ["model", "outcome"], registry=registry)  # fmt: skip
+        self.scored = messages.labels(model, "scored")
+        self.dead_lettered = messages.labels(model, "dead_letter")
+        self.model_errors = Counter(
+            "scalepipe_stream_model_errors",
+            "Micro-batches the model failed to score",
+            registry=registry,
+        )
+        self.lag = Gauge("scalepipe_stream_lag", "Messages the group has not read yet",
+                         registry=registry)  # fmt: skip
+        self.seconds = Histogram(
+            "scalepipe_stream_batch_seconds",
+            "Time to score, write and acknowledge a batch",
+            registry=registry,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+        )
+        self.server, self.thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+
+    def batch(self, scored: int, dead_lettered: int, seconds: float) -> None:
+        self.scored.inc(scored)
+        self.dead_lettered.inc(dead_lettered)
+        self.seconds.observe(seconds)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,54 @@
+"""Stream jobs on a Kafka-protocol broker (Tansu, started once per run): results equal
+the Predictor's, and SIGKILL under load loses and repeats no result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scalepipe.io import load
+from scalepipe.predict import Predictor
+from scalepipe.store import ModelStore
+from scalepipe.stream import Limits, produce, score
+from tests.stream.conftest import kafka_records
+from tests.stream.test_redis import kill_again_and_again
+
+
+@pytest.fixture
+def topics(kafka_server: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    # A short session: a killed consumer's partitions go to the next one within 2 s.
+    base = f"kafka://{kafka_server}?session_timeout=2&topic="
+    return {"in": f"{base}in-{tag}", "out": f"{base}out-{tag}", "dead": f"{base}dead-{tag}",
+            "out_name": f"out-{tag}", "in_name": f"in-{tag}", "group": f"group-{tag}"}  # fmt: skip
+
+
+def test_kafka_to_kafka_scores_every_message_as_the_predictor_does(
+    store: ModelStore, kafka_server: str, topics: dict[str, str]
+) -> None:
+    produced = produce("dataset:games?rows=3000", topics["in"])
+    stats = score("games", topics["in"], topics["out"], group=topics["group"],
+                  dead_letter_url=topics["dead"], limits=Limits(idle=1.0))  # fmt: skip
+    results = kafka_records(kafka_server, topics["out_name"])
+    assert produced.messages == stats.scored == len(results) == 3_000
+    assert [r["id"] for r in results] == [str(i) for i in range(3_000)]
+    expected = Predictor.load("games").predict_frame(load("games", rows=3_000))
+    np.testing.assert_allclose([r["prediction"] for r in results], expected, rtol=1e-12)
+    again = score("games", topics["in"], topics["out"], group=topics["group"],
+                  dead_letter_url=topics["dead"], limits=Limits(idle=1.0))  # fmt: skip
+    assert again.scored == 0
+
+
+def test_sigkill_20_times_under_load_loses_and_repeats_no_message(
+    store: ModelStore, kafka_server: str, topics: dict[str, str],
+    redis_streams: dict[str, str],
+) -> None:  # fmt: skip
+    """Kafka in, Redis out: the results are written once per id (within the dedupe window)."""
+    results = kill_again_and_again(redis_streams, topics["in"], redis_streams["out_name"])
+    sent = [str(r["id"]) for r in kafka_records(kafka_server, topics["in_name"])]
+    ids = [r["id"] for r in results]
+    assert len(sent) > 20_000
+    assert len(ids) == len(set(ids)) == len(sent)
+    assert set(ids) == set(sent)
