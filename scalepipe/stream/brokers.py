@@ -27,13 +27,19 @@ def open_broker(
             return RedisStream(
                 address, group=group, consumer=consumer, start=start, idempotent=idempotent
             )
+        if address.kind == "nats":
+            from scalepipe.stream.nats import NatsStream
+
+            return NatsStream(address, group=group, start=start, idempotent=idempotent)
         if address.kind == "kafka":
             from scalepipe.stream.kafka import KafkaTopic
 
             return KafkaTopic(address, group=group, start=start)
     except ImportError as error:
-        extra = {"redis": "redis", "kafka": "kafka"}[address.kind]
+        extra = {"redis": "stream", "kafka": "kafka", "nats": "nats"}[address.kind]
         raise StreamError(
             f"{address.kind} streams need the {extra} extra: pip install 'scalepipe[{extra}]'"
         ) from error
-    raise StreamError(f"{address.kind} streams are not supported yet: use redis:// or kafka://")
+    raise StreamError(
+        f"{address.kind} streams are not supported yet: use redis://, nats:// or kafka://"
+    )

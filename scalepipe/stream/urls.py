@@ -28,7 +28,7 @@ Kind = Literal["redis", "nats", "kafka", "pubsub"]
 Start = Literal["earliest", "latest"]
 _OPTIONS: dict[str, set[str]] = {
     "redis": {"stream", "group", "claim_idle", "dedupe", "maxlen"},
-    "nats": {"stream", "subject", "group"},
+    "nats": {"stream", "subject", "group", "claim_idle"},
     "kafka": {"topic", "group", "partitions", "session_timeout"},
     "pubsub": set(),
 }
@@ -58,6 +58,8 @@ class Address:
             return Address(self.kind, self.url, self.server, name, {}, False)
         options = dict(self.options)
         options.pop("group", None)
+        if self.kind == "nats":
+            options["subject"] = name
         return Address(self.kind, self.url, self.server, name, options)
 
 

@@ -288,3 +288,15 @@ def test_the_commands_print_what_they_did(store: ModelStore, redis_streams: dict
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "--batch must be at least 1" in bad.stderr
     assert os.environ.get("SCALEPIPE_STORE")
+
+
+def test_the_chapter_8_example_runs_as_a_reader_runs_it(redis_streams: dict[str, str]) -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "ch8_streaming.py"
+    done = subprocess.run([sys.executable, str(example), "--messages", "2000"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "sent 2,000 messages" in done.stdout
+    assert "scored 2,000 messages with games:1" in done.stdout
+    assert "first result: {'id': '0', 'prediction': 0." in done.stdout
