@@ -187,11 +187,11 @@ def spark(s3_endpoint: str) -> Iterator[Any]:
     session.stop()
 
 
-@pytest.fixture(scope="session")
-def datastore_emulator() -> Iterator[str]:
-    """The Datastore emulator of this machine's gcloud CLI, in memory, for the whole run;
-    yields its host:port. It runs in a process group of its own: stopping the gcloud
-    wrapper alone would leave its Java process running."""
+@contextmanager
+def gcloud_emulator(kind: str, *options: str) -> Iterator[str]:
+    """An emulator of this machine's gcloud CLI (datastore, pubsub), in memory; yields its
+    host:port. It runs in a process group of its own: stopping the gcloud wrapper alone
+    would leave its Java process running."""
     import shutil
     import signal
     import urllib.request
@@ -199,12 +199,12 @@ def datastore_emulator() -> Iterator[str]:
     gcloud = shutil.which("gcloud")
     if gcloud is None:
         if os.environ.get("CI"):
-            pytest.fail("the gcloud CLI (with its Datastore emulator) is not installed")
+            pytest.fail(f"the gcloud CLI (with its {kind} emulator) is not installed")
         pytest.skip("the gcloud CLI is not installed")
     port = _free_port()
     emulator = subprocess.Popen(
-        [gcloud, "beta", "emulators", "datastore", "start", "--project=test",
-         f"--host-port=127.0.0.1:{port}", "--no-store-on-disk", "--consistency=1.0"],
+        [gcloud, "beta", "emulators", kind, "start", "--project=test",
+         f"--host-port=127.0.0.1:{port}", *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env=os.environ | {"CLOUDSDK_CORE_PROJECT": "test"},
     )  # fmt: skip
@@ -217,9 +217,23 @@ def datastore_emulator() -> Iterator[str]:
                         break
             except OSError:
                 if emulator.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the Datastore emulator did not start") from None
+                    raise RuntimeError(f"the {kind} emulator did not start") from None
                 time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
         os.killpg(emulator.pid, signal.SIGTERM)
         emulator.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def datastore_emulator() -> Iterator[str]:
+    """The Datastore emulator for the whole run."""
+    with gcloud_emulator("datastore", "--no-store-on-disk", "--consistency=1.0") as host:
+        yield host
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    """The Pub/Sub emulator for the whole run."""
+    with gcloud_emulator("pubsub") as host:
+        yield host

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scalepipe.errors import StreamError
-from scalepipe.stream.urls import Address, Start, parse
+from scalepipe.stream.urls import FORMS, Address, Start, parse
 from scalepipe.types import Broker
 
 
@@ -31,15 +31,19 @@ def open_broker(
             from scalepipe.stream.nats import NatsStream
 
             return NatsStream(address, group=group, start=start, idempotent=idempotent)
+        if address.kind == "pubsub":
+            from scalepipe.stream.pubsub import PubSubTopic
+
+            return PubSubTopic(address, group=group)
         if address.kind == "kafka":
             from scalepipe.stream.kafka import KafkaTopic
 
             return KafkaTopic(address, group=group, start=start)
     except ImportError as error:
-        extra = {"redis": "stream", "kafka": "kafka", "nats": "nats"}[address.kind]
+        extra = {"redis": "stream", "kafka": "kafka", "nats": "nats", "pubsub": "pubsub"}[
+            address.kind
+        ]
         raise StreamError(
             f"{address.kind} streams need the {extra} extra: pip install 'scalepipe[{extra}]'"
         ) from error
-    raise StreamError(
-        f"{address.kind} streams are not supported yet: use redis://, nats:// or kafka://"
-    )
+    raise StreamError(f"unknown broker {address.kind!r}: use {FORMS}")
