@@ -79,6 +79,24 @@ def stream_score(
         int | None,
         typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="native (scalepipe's consumer) or beam (the book's Dataflow pipeline: "
+            "Pub/Sub in; a Pub/Sub topic or datastore://PROJECT/KIND out)."
+        ),
+    ] = "native",
+    beam_runner: Annotated[
+        str | None,
+        typer.Option(
+            help=r"Beam runner for --engine beam (DataflowRunner...) \[default: Beam's local "
+            "streaming runner]."
+        ),
+    ] = None,
+    beam_option: Annotated[
+        list[str] | None,
+        typer.Option(help="A Beam pipeline option, passed through (repeat)."),
+    ] = None,
     store: StoreOption = None,
     allow_pickle: Annotated[
         bool, typer.Option(help="Allow loading a pickled model (runs code from the file).")
@@ -126,6 +144,9 @@ def stream_score(
         on_report=report,
         report_every=report_every,
         metrics_port=metrics_port,
+        engine=engine,  # type: ignore[arg-type]
+        beam_runner=beam_runner,
+        beam_options=beam_option or (),
     )
     if json_output:
         print_json(stats.to_dict())

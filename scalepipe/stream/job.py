@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from scalepipe.batch.scoring import ScorePlan, score_batch
 from scalepipe.config import Settings
@@ -31,11 +31,13 @@ from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.store.store import ModelStore
 from scalepipe.stream.brokers import open_broker
 from scalepipe.stream.messages import ID, Message, Refusal, dead_letter, decode, results
-from scalepipe.stream.urls import Start, parse
+from scalepipe.stream.urls import Address, Start, parse
 from scalepipe.types import Broker
 
 log = logging.getLogger(__name__)
 MAX_PAUSE = 30.0
+Engine = Literal["native", "beam"]
+ENGINES: tuple[Engine, ...] = ("native", "beam")
 
 
 @dataclass
@@ -101,10 +103,18 @@ def score(
     on_report: Report | None = None,
     report_every: float = 10.0,
     metrics_port: int | None = None,
+    engine: Engine = "native",
+    beam_runner: str | None = None,
+    beam_options: Sequence[str] = (),
 ) -> StreamStats:
     """Score the messages of `source` with `model` and write the results to `sink`, until
     `stop` is set (SIGTERM in the command line), the job is idle for `limits.idle`
-    seconds, or it has handled `limits.messages` messages."""
+    seconds, or it has handled `limits.messages` messages.
+
+    `engine="beam"` runs the book's Dataflow pipeline instead (scalepipe/stream/beam.py):
+    Pub/Sub in; a Pub/Sub topic or `datastore://PROJECT/KIND` out."""
+    if engine not in ENGINES:
+        raise StreamError(f"--engine takes {' or '.join(ENGINES)}, not {engine!r}")
     if batch < 1:
         raise StreamError(f"--batch must be at least 1, not {batch}")
     if attempts < 1:
@@ -115,11 +125,18 @@ def score(
         raise StreamError(f"--from takes earliest or latest, not {start!r}")
     settings = settings or Settings.load()
     source_address = parse(source)
-    sink_address = parse(sink)
     dead_address = (
         parse(dead_letter_url) if dead_letter_url
         else source_address.renamed(f"{source_address.name}-dead-letter")
     )  # fmt: skip
+    if engine == "beam":
+        return _score_on_beam(
+            model, source_address, sink, dead_address, group=group, batch=batch,
+            store=store or settings.store, allow_pickle=allow_pickle,
+            stop=stop or threading.Event(), idle=limits.idle, runner=beam_runner,
+            options=beam_options,
+        )  # fmt: skip
+    sink_address = parse(sink)
     predictor = Predictor.load(model, store=store or settings.store, allow_pickle=allow_pickle)
     reader = open_broker(source_address, group=group, consumer=consumer, start=start)
     writer = open_broker(sink_address)
@@ -141,6 +158,47 @@ def score(
             broker.close()
         if metrics is not None:
             metrics.close()
+    stats.seconds = time.perf_counter() - stats.started
+    return stats
+
+
+def _score_on_beam(
+    model: str,
+    source: Address,
+    sink: str,
+    dead: Address,
+    *,
+    group: str,
+    batch: int,
+    store: str | ModelStore,
+    allow_pickle: bool,
+    stop: threading.Event,
+    idle: float | None,
+    runner: str | None,
+    options: Sequence[str],
+) -> StreamStats:
+    try:
+        from scalepipe.batch.workers import model_files
+        from scalepipe.stream.beam import DatastoreTarget, run_beam_stream
+    except ImportError as error:
+        raise StreamError(
+            "the beam engine needs the beam and pubsub extras: pip install 'scalepipe[beam,pubsub]'"
+        ) from error
+    target = DatastoreTarget.parse(sink) if sink.startswith("datastore://") else parse(sink)
+    with Predictor.load(model, store=store, allow_pickle=allow_pickle) as predictor:
+        files = model_files(predictor)
+        stats = StreamStats(
+            model=predictor.name, version=predictor.version,
+            source={"kind": "pubsub", "url": source.url, "group": group},
+            sink={"kind": "datastore", "url": sink} if isinstance(target, DatastoreTarget)
+            else {"kind": "pubsub", "url": sink},
+            dead_letter={"kind": "pubsub", "url": dead.url, "name": dead.name},
+        )  # fmt: skip
+    stats.scored, stats.dead_lettered = run_beam_stream(
+        files, source, target, dead, group=group, batch=batch, runner=runner,
+        options=options, stop=stop, idle=idle,
+    )  # fmt: skip
+    stats.read = stats.scored + stats.dead_lettered
     stats.seconds = time.perf_counter() - stats.started
     return stats
 
