@@ -82,8 +82,9 @@ def stream_score(
     engine: Annotated[
         str,
         typer.Option(
-            help="native (scalepipe's consumer) or beam (the book's Dataflow pipeline: "
-            "Pub/Sub in; a Pub/Sub topic or datastore://PROJECT/KIND out)."
+            help="native (scalepipe's consumer), spark (Spark Structured Streaming: Kafka "
+            "in, checkpointed) or beam (the book's Dataflow pipeline: Pub/Sub in; a Pub/Sub "
+            "topic or datastore://PROJECT/KIND out)."
         ),
     ] = "native",
     beam_runner: Annotated[
@@ -96,6 +97,17 @@ def stream_score(
     beam_option: Annotated[
         list[str] | None,
         typer.Option(help="A Beam pipeline option, passed through (repeat)."),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark \\[default: local\\[2]]."),
+    ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Spark's checkpoint folder: a restarted job goes on from it \\[default: "
+            "in the cache folder, per source and group]."
+        ),
     ] = None,
     store: StoreOption = None,
     allow_pickle: Annotated[
@@ -147,6 +159,8 @@ def stream_score(
         engine=engine,  # type: ignore[arg-type]
         beam_runner=beam_runner,
         beam_options=beam_option or (),
+        spark_master=spark_master,
+        checkpoint=checkpoint,
     )
     if json_output:
         print_json(stats.to_dict())

@@ -36,8 +36,8 @@ from scalepipe.types import Broker
 
 log = logging.getLogger(__name__)
 MAX_PAUSE = 30.0
-Engine = Literal["native", "beam"]
-ENGINES: tuple[Engine, ...] = ("native", "beam")
+Engine = Literal["native", "spark", "beam"]
+ENGINES: tuple[Engine, ...] = ("native", "spark", "beam")
 
 
 @dataclass
@@ -106,13 +106,17 @@ def score(
     engine: Engine = "native",
     beam_runner: str | None = None,
     beam_options: Sequence[str] = (),
+    spark_master: str | None = None,
+    checkpoint: str | None = None,
 ) -> StreamStats:
     """Score the messages of `source` with `model` and write the results to `sink`, until
     `stop` is set (SIGTERM in the command line), the job is idle for `limits.idle`
     seconds, or it has handled `limits.messages` messages.
 
-    `engine="beam"` runs the book's Dataflow pipeline instead (scalepipe/stream/beam.py):
-    Pub/Sub in; a Pub/Sub topic or `datastore://PROJECT/KIND` out."""
+    `engine="spark"` runs the book's Kafka -> Spark Structured Streaming pipeline
+    (scalepipe/stream/spark.py; Kafka in, any stream out, offsets in `checkpoint`);
+    `engine="beam"` the book's Dataflow pipeline (scalepipe/stream/beam.py): Pub/Sub in;
+    a Pub/Sub topic or `datastore://PROJECT/KIND` out."""
     if engine not in ENGINES:
         raise StreamError(f"--engine takes {' or '.join(ENGINES)}, not {engine!r}")
     if batch < 1:
@@ -137,6 +141,13 @@ def score(
             options=beam_options,
         )  # fmt: skip
     sink_address = parse(sink)
+    if engine == "spark":
+        folder = checkpoint or _checkpoint(settings, source_address, group)
+        return _score_on_spark(
+            model, source_address, sink_address, dead_address, store=store or settings.store,
+            allow_pickle=allow_pickle, stop=stop or threading.Event(), idle=limits.idle,
+            master=spark_master, checkpoint=folder,
+        )  # fmt: skip
     predictor = Predictor.load(model, store=store or settings.store, allow_pickle=allow_pickle)
     reader = open_broker(source_address, group=group, consumer=consumer, start=start)
     writer = open_broker(sink_address)
@@ -198,6 +209,53 @@ def _score_on_beam(
         files, source, target, dead, group=group, batch=batch, runner=runner,
         options=options, stop=stop, idle=idle,
     )  # fmt: skip
+    stats.read = stats.scored + stats.dead_lettered
+    stats.seconds = time.perf_counter() - stats.started
+    return stats
+
+
+def _checkpoint(settings: Settings, source: Address, group: str) -> str:
+    from pathlib import Path
+
+    return str(Path(settings.cache_dir) / "stream-checkpoints" / f"{source.name}-{group}")
+
+
+def _score_on_spark(
+    model: str,
+    source: Address,
+    sink: Address,
+    dead: Address,
+    *,
+    store: str | ModelStore,
+    allow_pickle: bool,
+    stop: threading.Event,
+    idle: float | None,
+    master: str | None,
+    checkpoint: str,
+) -> StreamStats:
+    try:
+        from scalepipe.batch.workers import model_files
+        from scalepipe.stream.spark import run_spark_stream
+    except ImportError as error:
+        raise StreamError(
+            "the spark engine needs the spark and kafka extras: "
+            "pip install 'scalepipe[spark,kafka]'"
+        ) from error
+    with Predictor.load(model, store=store, allow_pickle=allow_pickle) as predictor:
+        files = model_files(predictor)
+        name, version = predictor.name, predictor.version
+    writer, dead_writer = open_broker(sink), open_broker(dead)
+    stats = StreamStats(model=name, version=version,
+                        source={"kind": "kafka", "url": source.url, "checkpoint": checkpoint},
+                        sink=writer.describe(), dead_letter=dead_writer.describe())  # fmt: skip
+    try:
+        stats.scored, stats.dead_lettered = run_spark_stream(
+            files, source, writer, dead_writer, checkpoint=checkpoint, master=master,
+            stop=stop, idle=idle,
+        )  # fmt: skip
+    finally:
+        writer.close()
+        dead_writer.close()
     stats.read = stats.scored + stats.dead_lettered
     stats.seconds = time.perf_counter() - stats.started
     return stats

@@ -183,3 +183,4 @@ class KafkaTopic:
             self.consumer.close()
         if self.producer is not None:
             self.producer.flush(_TIMEOUT)
+            self.producer = None  # librdkafka's handle goes with its last reference

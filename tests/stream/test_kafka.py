@@ -3,6 +3,8 @@ the Predictor's, and SIGKILL under load loses and repeats no result."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,22 @@ def test_sigkill_20_times_under_load_loses_and_repeats_no_message(
     assert len(sent) > 20_000
     assert len(ids) == len(set(ids)) == len(sent)
     assert set(ids) == set(sent)
+
+
+@pytest.mark.usefixtures("store")
+def test_spark_structured_streaming_scores_kafka_and_goes_on_from_its_checkpoint(
+    kafka_server: str, topics: dict[str, str], tmp_path: Path
+) -> None:
+    """The book's Kafka -> Spark -> Kafka pipeline; a second run with the same checkpoint
+    reads only what came since."""
+    checkpoint = str(tmp_path / "checkpoint")
+    produce("dataset:games?rows=1000", topics["in"])
+    first = score("games", topics["in"], topics["out"], engine="spark", checkpoint=checkpoint,
+                  dead_letter_url=topics["dead"], limits=Limits(idle=3.0))  # fmt: skip
+    produce("dataset:games?rows=500&seed=9", topics["in"])
+    second = score("games", topics["in"], topics["out"], engine="spark", checkpoint=checkpoint,
+                   dead_letter_url=topics["dead"], limits=Limits(idle=3.0))  # fmt: skip
+    results = kafka_records(kafka_server, topics["out_name"])
+    assert (first.scored, second.scored, len(results)) == (1_000, 500, 1_500)
+    expected = Predictor.load("games").predict_frame(load("games", rows=1_000))
+    np.testing.assert_allclose([r["prediction"] for r in results[:1_000]], expected, rtol=1e-12)
