@@ -1,5 +1,5 @@
 """Stream scoring, side by side: the book's one-message-at-a-time consumer and
-scalepipe's stream job on each broker, each in a process of its own.
+scalepipe's stream job on each broker and engine, each in a process of its own.
 
     python benchmarks/stream.py [--messages 200000] [--book-messages 5000]
 
@@ -8,12 +8,15 @@ each case drains it and the figure is messages from its first read to its last r
 written. Latency: a producer process sends 10,000 messages/s for 10 s while
 scalepipe's job runs; a message's latency is the time from its entry in the source
 stream to its result's entry (both stamped by the Redis server, in ms). Needs the
-machine's Redis on 6379; the Kafka case starts a Tansu broker.
+machine's Redis on 6379 and NATS on 4222; the Kafka cases start a Tansu broker, the
+Pub/Sub ones gcloud's emulator (fewer messages: the emulator and Beam's local runner
+are not built for speed).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import pickle
 import socket
@@ -22,6 +25,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +52,30 @@ def make_model(folder: Path) -> tuple[Path, str]:
     return pickled, store.url
 
 
+EMULATORS: dict[str, str] = {}
+SUBSCRIBE = """
+import sys
+from scalepipe.stream import open_broker
+open_broker(sys.argv[1]).close()
+open_broker(sys.argv[1], group=sys.argv[2]).close()
+"""
+
+
 def fill(url: str, messages: int) -> None:
     subprocess.run([sys.executable, "-m", "scalepipe.cli", "stream", "produce",
                     f"dataset:games?rows={messages}", "--to", url],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=os.environ | EMULATORS)  # fmt: skip
 
 
-def drain(source: str, sink: str, store: str) -> tuple[float, int]:
+def drain(source: str, sink: str, store: str, *extra: str) -> tuple[float, int]:
     """Seconds scalepipe's job takes to drain the backlog (its own count, from its first
     message to its last: the process start and the idle wait at the end are left out),
     and the messages it scored."""
     done = subprocess.run(
         [sys.executable, "-m", "scalepipe.cli", "stream", "score", "games", "--source", source,
-         "--sink", sink, "--until-idle", "1", "--store", store, "--json"],
-        check=True, capture_output=True, text=True,
+         "--sink", sink, "--until-idle", "3", "--store", store, "--json", *extra],
+        check=True, capture_output=True, text=True, env=os.environ | EMULATORS,
     )  # fmt: skip
     stats = orjson.loads(done.stdout)
     return float(stats["busy_seconds"]), int(stats["scored"])
@@ -70,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--book-messages", type=int, default=5_000)
+    parser.add_argument("--pubsub-messages", type=int, default=20_000)
     parser.add_argument("--rate", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=10)
     options = parser.parse_args()
@@ -93,17 +109,40 @@ def main() -> None:
                                 store)  # fmt: skip
         rows.append(("scalepipe native, Redis Streams", scored, seconds))
 
+        nats_in = f"nats://127.0.0.1:4222?stream=bench-{tag}-in"
+        fill(nats_in, options.messages)
+        seconds, scored = drain(nats_in, f"nats://127.0.0.1:4222?stream=bench-{tag}-out", store)
+        rows.append(("scalepipe native, NATS JetStream", scored, seconds))
+
         with tansu() as server:
             kafka_in = f"kafka://{server}?topic=bench-in"
             fill(kafka_in, options.messages)
             seconds, scored = drain(kafka_in, f"kafka://{server}?topic=bench-out", store)
             rows.append(("scalepipe native, Kafka (Tansu)", scored, seconds))
+            seconds, scored = drain(kafka_in, f"kafka://{server}?topic=bench-spark-out", store,
+                                    "--engine", "spark", "--checkpoint",
+                                    str(folder / "checkpoint"))  # fmt: skip
+            rows.append(("scalepipe on Spark Structured Streaming, Kafka", scored, seconds))
+
+        with pubsub_emulator() as host:
+            EMULATORS["PUBSUB_EMULATOR_HOST"] = host
+            topic = f"pubsub://scalepipe-bench/topics/bench-{tag}"
+            for group in ("scalepipe", "beam"):  # subscriptions get what comes after them
+                subprocess.run([sys.executable, "-c", SUBSCRIBE, topic, group], check=True,
+                               env=os.environ | EMULATORS)  # fmt: skip
+            fill(topic, options.pubsub_messages)
+            seconds, scored = drain(topic, f"pubsub://scalepipe-bench/topics/out-{tag}", store)
+            rows.append(("scalepipe native, Pub/Sub (emulator)", scored, seconds))
+            seconds, scored = drain(topic, f"pubsub://scalepipe-bench/topics/beam-{tag}", store,
+                                    "--engine", "beam", "--group", "beam")  # fmt: skip
+            rows.append(("scalepipe on Beam (local streaming runner), Pub/Sub", scored, seconds))
 
         latencies = latency(store, tag, options.rate, options.seconds)
     finally:
         names = list(client.scan_iter(match=f"bench-{tag}-*", count=1_000))
         if names:
             client.unlink(*names)
+        asyncio.run(delete_nats_streams(f"bench-{tag}-"))
     book_rate = rows[0][1] / rows[0][2]
     print("\nthroughput: a backlog drained (msg/s from the first read to the last result)")
     print("| case | messages | seconds | msg/s | vs book |\n|---|---:|---:|---:|---:|")
@@ -140,6 +179,44 @@ def latency(store: str, tag: str, rate: int, seconds: int) -> tuple[float, float
                        for e, f in client.xrange(sink)], dtype=float)  # fmt: skip
     return (float(np.percentile(delays, 50)), float(np.percentile(delays, 99)),
             float(delays.max()), len(delays))  # fmt: skip
+
+
+async def delete_nats_streams(prefix: str) -> None:
+    import nats
+
+    connection = await nats.connect("nats://127.0.0.1:4222")
+    stream = connection.jetstream()
+    for info in await stream.streams_info():
+        if info.config.name and info.config.name.startswith(prefix):
+            await stream.delete_stream(info.config.name)
+    await connection.close()
+
+
+@contextmanager
+def pubsub_emulator() -> Iterator[str]:
+    """gcloud's Pub/Sub emulator on a free port, in a process group of its own."""
+    import signal
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    emulator = subprocess.Popen(
+        ["gcloud", "beta", "emulators", "pubsub", "start", "--project=scalepipe-bench",
+         f"--host-port=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(180):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(emulator.pid, signal.SIGTERM)
+        emulator.wait(timeout=30)
 
 
 class tansu:  # noqa: N801

@@ -38,7 +38,7 @@ from scalepipe.stream.urls import Address
 
 # Messages scored and dead-lettered, per running job: the local runner runs the DoFns in
 # this process, so the driver can tell when the job is idle.
-_DONE: dict[str, list[int]] = {}
+_DONE: dict[str, list[Any]] = {}  # scored, dead-lettered, first and last monotonic times
 _done_lock = threading.Lock()
 
 
@@ -97,9 +97,10 @@ class _Score(beam.DoFn):
             letter = dead_letter(refusal, 1, loaded.name, loaded.version)
             yield beam.pvalue.TaggedOutput("dead", letter)
         with _done_lock:
-            counts = _DONE.setdefault(self.job, [0, 0])
+            counts = _DONE.setdefault(self.job, [0, 0, time.monotonic(), 0.0])
             counts[0] += len(bodies) - len(refused)
             counts[1] += len(refused)
+            counts[3] = time.monotonic()
 
 
 def _to_pubsub(record: tuple[str, bytes]) -> PubsubMessage:
@@ -134,10 +135,11 @@ def run_beam_stream(
     options: Sequence[str],
     stop: threading.Event,
     idle: float | None,
-) -> tuple[int, int]:
+) -> tuple[int, int, float]:
     """Run the pipeline until `stop` is set or, on the local runner, nothing came for
-    `idle` seconds; return the messages the local runner scored and dead-lettered (none
-    on other runners, whose workers count apart)."""
+    `idle` seconds; return the messages the local runner scored and dead-lettered, and
+    the seconds from the first to the last (none on other runners, whose workers count
+    apart)."""
     subscription = _subscription(source, group)
     job = uuid.uuid4().hex
     pipeline_options = PipelineOptions(list(options))
@@ -167,7 +169,7 @@ def run_beam_stream(
         last, seen = time.monotonic(), 0
         while not stop.wait(0.2):
             with _done_lock:
-                done = sum(_DONE.get(job, ()))
+                done = sum(_DONE.get(job, (0, 0))[:2])
             if done != seen:
                 last, seen = time.monotonic(), done
             elif idle is not None and time.monotonic() - last >= idle:
@@ -175,8 +177,8 @@ def run_beam_stream(
     finally:
         result.cancel()
         with _done_lock:
-            scored, dead_lettered = _DONE.pop(job, [0, 0])
-    return scored, dead_lettered
+            scored, dead_lettered, first, last = _DONE.pop(job, [0, 0, 0.0, 0.0])
+    return scored, dead_lettered, last - first
 
 
 def _pipeline(runner: str | None, options: PipelineOptions) -> beam.Pipeline:

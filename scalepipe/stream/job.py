@@ -205,7 +205,7 @@ def _score_on_beam(
             else {"kind": "pubsub", "url": sink},
             dead_letter={"kind": "pubsub", "url": dead.url, "name": dead.name},
         )  # fmt: skip
-    stats.scored, stats.dead_lettered = run_beam_stream(
+    stats.scored, stats.dead_lettered, stats.busy_seconds = run_beam_stream(
         files, source, target, dead, group=group, batch=batch, runner=runner,
         options=options, stop=stop, idle=idle,
     )  # fmt: skip
@@ -249,7 +249,7 @@ def _score_on_spark(
                         source={"kind": "kafka", "url": source.url, "checkpoint": checkpoint},
                         sink=writer.describe(), dead_letter=dead_writer.describe())  # fmt: skip
     try:
-        stats.scored, stats.dead_lettered = run_spark_stream(
+        stats.scored, stats.dead_lettered, stats.busy_seconds = run_spark_stream(
             files, source, writer, dead_writer, checkpoint=checkpoint, master=master,
             stop=stop, idle=idle,
         )  # fmt: skip

@@ -183,9 +183,10 @@ def run_spark_stream(
     master: str | None,
     stop: threading.Event,
     idle: float | None,
-) -> tuple[int, int]:
+) -> tuple[int, int, float]:
     """Run the query until `stop` is set or no micro-batch brought a message for `idle`
-    seconds; return the messages scored and dead-lettered."""
+    seconds; return the messages scored and dead-lettered, and the seconds from the first
+    micro-batch that brought messages to the end of the last one."""
     from scalepipe.spark import spark_session
 
     if source.kind != "kafka":
@@ -193,8 +194,10 @@ def run_spark_stream(
     session = spark_session(master)
     session.dataSource.register(KafkaStreamSource)
     counts = [0, 0]
+    times: list[float] = []
 
     def write(frame: Any, batch_id: int) -> None:
+        started = time.monotonic()
         table = frame.toArrow()
         dead_rows = table.column("dead").to_pylist()
         ids, bodies = table.column("id").to_pylist(), table.column("data").to_pylist()
@@ -206,6 +209,8 @@ def run_spark_stream(
             dead.publish(letters)
         counts[0] += len(scored)
         counts[1] += len(letters)
+        if scored or letters:
+            times[:] = [times[0] if times else started, time.monotonic()]
 
     stream = (
         session.readStream.format("scalepipe_kafka")
@@ -232,7 +237,7 @@ def run_spark_stream(
                 break
     finally:
         query.stop()
-    return counts[0], counts[1]
+    return counts[0], counts[1], (times[1] - times[0]) if times else 0.0
 
 
 def _caught_up(query: Any) -> bool:
