@@ -137,19 +137,19 @@ def main() -> None:
                                     "--engine", "beam", "--group", "beam")  # fmt: skip
             rows.append(("scalepipe on Beam (local streaming runner), Pub/Sub", scored, seconds))
 
-        latencies = latency(store, tag, options.rate, options.seconds)
+        book_rate = rows[0][1] / rows[0][2]
+        print("\nthroughput: a backlog drained (msg/s from the first read to the last result)")
+        print("| case | messages | seconds | msg/s | vs book |\n|---|---:|---:|---:|---:|")
+        for name, messages, seconds in rows:
+            rate = messages / seconds
+            print(f"| {name} | {messages:,} | {seconds:.2f} | {rate:,.0f} | "
+                  f"{rate / book_rate:.1f}x |", flush=True)  # fmt: skip
+        p50, p99, worst, count = latency(store, tag, options.rate, options.seconds)
     finally:
         names = list(client.scan_iter(match=f"bench-{tag}-*", count=1_000))
         if names:
             client.unlink(*names)
         asyncio.run(delete_nats_streams(f"bench-{tag}-"))
-    book_rate = rows[0][1] / rows[0][2]
-    print("\nthroughput: a backlog drained (msg/s from the first read to the last result)")
-    print("| case | messages | seconds | msg/s | vs book |\n|---|---:|---:|---:|---:|")
-    for name, messages, seconds in rows:
-        rate = messages / seconds
-        print(f"| {name} | {messages:,} | {seconds:.2f} | {rate:,.0f} | {rate / book_rate:.1f}x |")
-    p50, p99, worst, count = latencies
     print(
         f"\nlatency at {options.rate:,} msg/s for {options.seconds} s (Redis Streams, "
         f"source entry to result entry)"
@@ -164,10 +164,10 @@ def latency(store: str, tag: str, rate: int, seconds: int) -> tuple[float, float
     client.xgroup_create(source, "scalepipe", id="0", mkstream=True)
     job = subprocess.Popen(
         [sys.executable, "-m", "scalepipe.cli", "stream", "score", "games", "--source",
-         url + source, "--sink", url + sink, "--store", store, "--until-idle", "2"],
+         url + source, "--sink", url + sink, "--store", store, "--until-idle", "8"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    time.sleep(3)  # started and waiting
+    time.sleep(4)  # started and waiting (it stops 8 s after the last message)
     subprocess.run([sys.executable, "-m", "scalepipe.cli", "stream", "produce",
                     f"dataset:games?rows={rate * seconds}", "--to", url + source,
                     "--rate", str(rate)], check=True,

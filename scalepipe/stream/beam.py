@@ -30,10 +30,10 @@ import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage, ReadFromPubSub, WriteToPubSub
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from scalepipe.batch.scoring import ScorePlan, score_batch
 from scalepipe.batch.workers import worker_model
 from scalepipe.errors import StreamError
-from scalepipe.stream.messages import ID, Message, Refusal, dead_letter, decode, results
+from scalepipe.stream.messages import ID, Message, dead_letter
+from scalepipe.stream.scoring import score_messages, stream_plan
 from scalepipe.stream.urls import Address
 
 # Messages scored and dead-lettered, per running job: the local runner runs the DoFns in
@@ -71,35 +71,20 @@ class _Score(beam.DoFn):
 
     def setup(self) -> None:
         self.loaded = worker_model(self.files)
-        self.plan = ScorePlan.for_model(
-            self.loaded, keys=(ID,), run_id="stream", on_error="dead-letter"
-        )
+        self.plan = stream_plan(self.loaded)
 
     def process(self, bodies: Sequence[bytes]) -> Iterator[Any]:
         loaded = self.loaded
         messages = [Message(index, body) for index, body in enumerate(bodies)]
-        decoded = decode(messages, loaded)
-        refused = list(decoded.refused)
-        if decoded.messages:
-            scored = score_batch(decoded.batch, loaded.scorer, self.plan)
-            kept = scored.output.column(ID).to_pylist()
-            scores = scored.output.column("prediction").to_numpy()
-            yield from results(kept, scores, loaded.name, loaded.version)
-            if scored.rejected is not None:
-                reasons = scored.rejected.column("error").to_pylist()
-                rejected_ids = scored.rejected.column(ID).to_pylist()
-                by_id = {m_id: m for m_id, m in zip(decoded.batch.column(ID).to_pylist(),
-                                                    decoded.messages, strict=True)}  # fmt: skip
-                for rejected_id, reason in zip(rejected_ids, reasons, strict=True):
-                    field = reason.split("'")[1] if reason.startswith("feature '") else None
-                    refused.append(Refusal(by_id[rejected_id], rejected_id, reason, field))
-        for refusal in refused:
+        outcome = score_messages(messages, loaded, self.plan)
+        yield from outcome.results
+        for refusal in outcome.refused:
             letter = dead_letter(refusal, 1, loaded.name, loaded.version)
             yield beam.pvalue.TaggedOutput("dead", letter)
         with _done_lock:
             counts = _DONE.setdefault(self.job, [0, 0, time.monotonic(), 0.0])
-            counts[0] += len(bodies) - len(refused)
-            counts[1] += len(refused)
+            counts[0] += len(outcome.results)
+            counts[1] += len(outcome.refused)
             counts[3] = time.monotonic()
 
 

@@ -18,19 +18,21 @@ pause that doubles up to 30 s, since its messages are not at fault.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from scalepipe.batch.scoring import ScorePlan, score_batch
+from scalepipe.batch.scoring import ScorePlan
 from scalepipe.config import Settings
 from scalepipe.errors import StreamError
 from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.store.store import ModelStore
 from scalepipe.stream.brokers import open_broker
-from scalepipe.stream.messages import ID, Message, Refusal, dead_letter, decode, results
+from scalepipe.stream.messages import Message, dead_letter
+from scalepipe.stream.scoring import score_messages, stream_plan, warm_up
 from scalepipe.stream.urls import Address, Start, parse
 from scalepipe.types import Broker
 
@@ -282,11 +284,31 @@ class _Loop:
         self.attempts = attempts
         self.metrics = metrics
         self.retry: list[Message] = []
+        self._ahead: queue.Queue[list[Message] | BaseException] = queue.Queue(maxsize=1)
+        self._stop_reading = threading.Event()
+        self._late: list[Message] = []
         self.deliveries: dict[Any, int] = {}
         self._plans: dict[tuple[str, int], ScorePlan] = {}
 
     def run(self, stop: threading.Event, limits: Limits, on_report: Report | None,
             report_every: float) -> None:  # fmt: skip
+        loaded = self.predictor.current
+        warm_up(loaded, self._plan(loaded))
+        reading = threading.Thread(target=self._read_ahead, name="stream read-ahead", daemon=True)
+        reading.start()
+        try:
+            self._loop(stop, limits, on_report, report_every)
+        finally:
+            self._stop_reading.set()
+            reading.join(timeout=max(self.max_wait, 1.0) + 30)
+        if stop.is_set():  # batches read ahead are in flight too: finish them before leaving
+            messages = [*self.retry, *self._take(0.0), *self._late]
+            if messages:
+                self._handle(messages)
+        self._report(on_report)
+
+    def _loop(self, stop: threading.Event, limits: Limits, on_report: Report | None,
+              report_every: float) -> None:  # fmt: skip
         pause = 0.0
         last_message = last_report = time.monotonic()
         handled = 0
@@ -320,22 +342,49 @@ class _Loop:
                 stop.wait(pause)
             if limits.messages is not None and handled >= limits.messages:
                 break
-        self._report(on_report)
+
+    def _read_ahead(self) -> None:
+        """Read the next micro-batch while this one is scored and written: the broker's
+        time and ours overlap (one batch ahead at most)."""
+        while not self._stop_reading.is_set():
+            try:
+                item: list[Message] | BaseException = self.reader.read(self.batch, self.max_wait)
+            except BaseException as error:  # handed to the loop, which raises it
+                item = error
+            if not item:
+                continue
+            while not self._stop_reading.is_set():
+                try:
+                    self._ahead.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            else:  # read as the job stopped: run() finishes it (or, on an error, drops it)
+                if not isinstance(item, BaseException):
+                    self._late = item
+            if isinstance(item, BaseException):
+                return
+
+    def _take(self, wait: float) -> list[Message]:
+        try:
+            item = self._ahead.get(timeout=wait) if wait > 0 else self._ahead.get_nowait()
+        except queue.Empty:
+            return []
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     def _caught_up(self) -> bool:
         """Nothing left to read (a Kafka consumer that has just joined reads nothing for
         a few seconds while its lag is the whole topic)."""
         lag = self.reader.lag()
-        return lag is None or lag == 0
+        return (lag is None or lag == 0) and self._ahead.empty()
 
     def _next(self) -> list[Message]:
-        room = self.batch - len(self.retry)
         messages, self.retry = self.retry, []
-        if room > 0:
-            held = {message.handle for message in messages}
-            wait = 0.0 if messages else self.max_wait
-            fresh = self.reader.read(room, wait)
-            messages += [message for message in fresh if message.handle not in held]
+        held = {message.handle for message in messages}
+        fresh = self._take(0.0 if messages else self.max_wait)
+        messages += [message for message in fresh if message.handle not in held]
         if messages:
             self.stats.read += len(messages)
         return messages
@@ -344,27 +393,17 @@ class _Loop:
         """Score, write, then acknowledge; returns the messages done with for good."""
         started = time.perf_counter()
         loaded = self.predictor.current
-        decoded = decode(messages, loaded)
-        refused = list(decoded.refused)
+        outcome = score_messages(messages, loaded, self._plan(loaded))
         done: list[Message] = []
         acked = 0
-        if decoded.messages:
-            scored = score_batch(decoded.batch, loaded.scorer, self._plan(loaded))
-            output = scored.output
-            kept_ids = output.column(ID).to_pylist()
-            scores = output.column("prediction").to_numpy()
-            ids = decoded.batch.column(ID).to_pylist()
-            kept, rejected = _split(decoded.messages, ids, kept_ids, scored.rejected)
-            refused += rejected
-            if kept:
-                written = results(kept_ids, scores, loaded.name, loaded.version)
-                if self._publish_and_ack(written, kept):
-                    acked = len(kept)
-                else:
-                    self.writer.publish(written)
-                    done += kept
+        if outcome.scored:
+            if self._publish_and_ack(outcome.results, outcome.scored):
+                acked = len(outcome.scored)
+            else:
+                self.writer.publish(outcome.results)
+                done += outcome.scored
         letters, held = [], []
-        for refusal in refused:
+        for refusal in outcome.refused:
             deliveries = self.deliveries.get(refusal.message.handle, 0) + 1
             if deliveries >= self.attempts:
                 letters.append(dead_letter(refusal, deliveries, loaded.name, loaded.version))
@@ -396,7 +435,7 @@ class _Loop:
         key = (loaded.name, loaded.version)
         plan = self._plans.get(key)
         if plan is None:
-            plan = ScorePlan.for_model(loaded, keys=(ID,), run_id="stream", on_error="dead-letter")
+            plan = stream_plan(loaded)
             self._plans = {key: plan}
         return plan
 
@@ -410,26 +449,6 @@ class _Loop:
         self.stats.seconds = time.perf_counter() - self.stats.started
         if on_report is not None:
             on_report(self.stats)
-
-
-def _split(
-    messages: list[Message], ids: list[str], kept_ids: list[str], rejected: Any
-) -> tuple[list[Message], list[Refusal]]:
-    """The messages whose rows were scored, and the others with the reason: scored rows
-    keep their order, so their ids are a subsequence of all the ids."""
-    if len(kept_ids) == len(ids):
-        return messages, []
-    reasons = iter(rejected.column("error").to_pylist())
-    kept, refused, position = [], [], 0
-    for message, id in zip(messages, ids, strict=True):
-        if position < len(kept_ids) and kept_ids[position] == id:
-            kept.append(message)
-            position += 1
-        else:
-            reason = next(reasons)
-            field = reason.split("'")[1] if reason.startswith("feature '") else None
-            refused.append(Refusal(message, id, reason, field))
-    return kept, refused
 
 
 class _Metrics:

@@ -62,7 +62,9 @@ def decode(messages: Sequence[Message], loaded: LoadedVersion) -> Decoded:
         records = orjson.loads(b"[" + b",".join(message.body for message in messages) + b"]")
     except orjson.JSONDecodeError:
         records = None
-    if records is not None and len(records) == len(messages):
+    if records is not None and len(records) != len(messages):
+        records = None  # a message that is several values (`1, 2`): parse each alone
+    if records is not None:
         matrix = _fast_matrix(records, loaded)
         ids = _fast_ids(records)
         if matrix is not None and ids is not None:

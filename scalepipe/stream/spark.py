@@ -23,10 +23,10 @@ from typing import Any, cast
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
-from scalepipe.batch.scoring import ScorePlan, score_batch
 from scalepipe.batch.workers import worker_model
 from scalepipe.errors import StreamError
-from scalepipe.stream.messages import ID, Message, dead_letter, decode, results
+from scalepipe.stream.messages import Message, dead_letter
+from scalepipe.stream.scoring import score_messages, stream_plan
 from scalepipe.stream.urls import Address
 
 OUTPUT = "id string, data binary, dead boolean"
@@ -137,36 +137,20 @@ class KafkaStreamSource(DataSource):
 def _scorer(files: dict[str, bytes]) -> Any:
     def score_parts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loaded = worker_model(files)
-        plan = ScorePlan.for_model(loaded, keys=(ID,), run_id="stream", on_error="dead-letter")
+        plan = stream_plan(loaded)
         for batch in batches:
             bodies = batch.column("value").to_pylist()
             if not bodies:
                 continue
-            decoded = decode([Message(i, body) for i, body in enumerate(bodies)], loaded)
-            records: list[tuple[str, bytes, bool]] = []
-            refused = list(decoded.refused)
-            if decoded.messages:
-                scored = score_batch(decoded.batch, loaded.scorer, plan)
-                kept = scored.output.column(ID).to_pylist()
-                scores = scored.output.column("prediction").to_numpy()
-                records += [(i, d, False) for i, d in
-                            results(kept, scores, loaded.name, loaded.version)]  # fmt: skip
-                if scored.rejected is not None:
-                    from scalepipe.stream.messages import Refusal
-
-                    by_id = dict(zip(decoded.batch.column(ID).to_pylist(), decoded.messages,
-                                     strict=True))  # fmt: skip
-                    for rejected, reason in zip(scored.rejected.column(ID).to_pylist(),
-                                                scored.rejected.column("error").to_pylist(),
-                                                strict=True):  # fmt: skip
-                        refused.append(Refusal(by_id[rejected], rejected, reason, None))
-            for refusal in refused:
-                key, body = dead_letter(refusal, 1, loaded.name, loaded.version)
-                records.append((key, body, True))
+            messages = [Message(index, body) for index, body in enumerate(bodies)]
+            outcome = score_messages(messages, loaded, plan)
+            letters = [dead_letter(refusal, 1, loaded.name, loaded.version)
+                       for refusal in outcome.refused]  # fmt: skip
+            records = outcome.results + letters
             yield pa.RecordBatch.from_arrays(
-                [pa.array([r[0] for r in records], pa.string()),
-                 pa.array([r[1] for r in records], pa.binary()),
-                 pa.array([r[2] for r in records], pa.bool_())],
+                [pa.array([id for id, _ in records], pa.string()),
+                 pa.array([body for _, body in records], pa.binary()),
+                 pa.array([False] * len(outcome.results) + [True] * len(letters), pa.bool_())],
                 names=["id", "data", "dead"],
             )  # fmt: skip
 

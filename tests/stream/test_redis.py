@@ -300,3 +300,20 @@ def test_the_chapter_8_example_runs_as_a_reader_runs_it(redis_streams: dict[str,
     assert "sent 2,000 messages" in done.stdout
     assert "scored 2,000 messages with games:1" in done.stdout
     assert "first result: {'id': '0', 'prediction': 0." in done.stdout
+
+
+def test_a_message_that_is_several_json_values_is_refused_alone(
+    store: ModelStore, redis_streams: dict[str, str]
+) -> None:
+    good = {f"G{i}": 1 for i in range(1, 11)}
+    send(
+        redis_streams["in_name"],
+        orjson.dumps({"id": "a", **good}),
+        orjson.dumps({"id": "b", **good}) + b"," + orjson.dumps({"id": "c", **good}),
+        orjson.dumps({"id": "d", **good}),
+    )
+    stats = score("games", redis_streams["in"], redis_streams["out"], attempts=1,
+                  dead_letter_url=redis_streams["dead"], limits=Limits(idle=0.3))  # fmt: skip
+    assert [r["id"] for r in redis_entries(redis_streams["out_name"])] == ["a", "d"]
+    assert stats.dead_lettered == 1
+    assert "not JSON" in redis_entries(redis_streams["dead_name"])[0]["error"]
