@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import pickle
 import socket
 import subprocess
 import sys
@@ -33,23 +32,10 @@ from typing import Any
 import numpy as np
 import orjson
 import redis
+from batch import make_model  # the same model for both benchmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 client: Any = redis.Redis()
-
-
-def make_model(folder: Path) -> tuple[Path, str]:
-    """The logistic model, pickled for the book's case and published for scalepipe's."""
-    from scalepipe.io import load
-    from scalepipe.store import ModelStore
-    from scalepipe.train import train_frame
-
-    trained = train_frame(load("games", rows=20_000, seed=3), "games", "logistic")
-    pickled = folder / "model.pkl"
-    pickled.write_bytes(pickle.dumps(trained.model))
-    store = ModelStore(str(folder / "store"))
-    store.publish(trained.model, "games", signature=trained.signature, alias="champion")
-    return pickled, store.url
 
 
 EMULATORS: dict[str, str] = {}

@@ -14,20 +14,7 @@ from typing import Any
 
 import pytest
 
-from scalepipe.config import Settings
-from scalepipe.store import ModelStore
-from tests import models
-from tests.batch.conftest import redis_answers
-
-
-@pytest.fixture
-def store() -> ModelStore:
-    """The settings' store (a fresh folder per test) with games:1 (logistic, champion) and
-    games:2 (gradient boosting)."""
-    published = ModelStore(Settings.load().store)
-    published.publish(models.prepared("logistic"), "games", alias="champion")
-    published.publish(models.prepared("gbm"), "games")
-    return published
+from tests.batch.conftest import redis_answers, store  # noqa: F401 (the games models)
 
 
 @pytest.fixture
@@ -119,4 +106,19 @@ def kafka_records(server: str, topic: str, timeout: float = 120) -> list[Any]:
                     reached[message.partition() or 0] = (message.offset() or 0) + 1
     finally:
         consumer.close()
+    return found
+
+
+def drain(url: str, group: str, wait: float = 0.5) -> list[Any]:
+    """The JSON records a new reader of `group` gets from a stream, acknowledged."""
+    import orjson
+
+    from scalepipe.stream import open_broker
+
+    reader = open_broker(url, group=group)
+    found: list[Any] = []
+    while batch := reader.read(1_000, wait):
+        found += [orjson.loads(message.body) for message in batch]
+        reader.ack(batch)
+    reader.close()
     return found

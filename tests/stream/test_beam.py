@@ -13,7 +13,7 @@ from scalepipe.io import load
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from scalepipe.stream import Limits, open_broker, produce, score
-from tests.stream.test_pubsub import drain
+from tests.stream.conftest import drain
 
 PROJECT = "scalepipe-test"  # Beam's Pub/Sub names need a project of 6 to 30 characters
 
@@ -51,5 +51,5 @@ def test_pubsub_to_datastore_on_beam_scores_every_message_once_per_id(
     np.testing.assert_allclose([entities[str(i)]["prediction"] for i in range(500)], expected,
                                rtol=1e-12)  # fmt: skip
     assert {(e["model"], e["version"]) for e in entities.values()} == {("games", 1)}
-    letters = drain(dead, "check")
+    letters = drain(dead, "check", 2.0)
     assert [(letter["id"], letter["field"]) for letter in letters] == [("bad", "G1")]

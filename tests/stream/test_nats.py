@@ -8,7 +8,6 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from scalepipe.io import load
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from scalepipe.stream import Limits, open_broker, produce, score
+from tests.stream.conftest import drain
 
 
 @pytest.fixture
@@ -44,25 +44,13 @@ def nats_streams() -> Iterator[dict[str, str]]:
     asyncio.run(delete())
 
 
-def results(url: str, group: str) -> list[Any]:
-    import orjson
-
-    reader = open_broker(url, group=group)
-    found: list[Any] = []
-    while batch := reader.read(10_000, 0.5):
-        found += [orjson.loads(message.body) for message in batch]
-        reader.ack(batch)
-    reader.close()
-    return found
-
-
 def test_nats_to_nats_scores_every_message_once_as_the_predictor_does(
     store: ModelStore, nats_streams: dict[str, str]
 ) -> None:
     produce("dataset:games?rows=3000", nats_streams["in"])
     stats = score("games", nats_streams["in"], nats_streams["out"], limits=Limits(idle=0.5))
     again = score("games", nats_streams["in"], nats_streams["out"], limits=Limits(idle=0.5))
-    found = results(nats_streams["out"], "check")
+    found = drain(nats_streams["out"], "check")
     assert stats.scored == len(found) == 3_000 and again.scored == 0
     assert [r["id"] for r in found] == [str(i) for i in range(3_000)]
     expected = Predictor.load("games").predict_frame(load("games", rows=3_000))
@@ -76,4 +64,4 @@ def test_jetstream_drops_a_result_written_twice_under_one_id(
     writer.publish([("a", b'{"id": "a"}'), ("b", b'{"id": "b"}')])
     writer.publish([("a", b'{"id": "a"}')])
     writer.close()
-    assert [r["id"] for r in results(nats_streams["out"], "check")] == ["a", "b"]
+    assert [r["id"] for r in drain(nats_streams["out"], "check")] == ["a", "b"]

@@ -4,26 +4,15 @@ every message scored as the Predictor scores it."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import numpy as np
-import orjson
 import pytest
 
 from scalepipe.io import load
 from scalepipe.predict import Predictor
 from scalepipe.store import ModelStore
 from scalepipe.stream import Limits, open_broker, produce, score
-
-
-def drain(url: str, group: str) -> list[Any]:
-    reader = open_broker(url, group=group)
-    found: list[Any] = []
-    while batch := reader.read(1_000, 2.0):
-        found += [orjson.loads(message.body) for message in batch]
-        reader.ack(batch)
-    reader.close()
-    return found
+from tests.stream.conftest import drain
 
 
 def test_pubsub_topics_in_and_out_score_every_message(
@@ -38,11 +27,11 @@ def test_pubsub_topics_in_and_out_score_every_message(
     open_broker(sink, group="check").close()
     produce("dataset:games?rows=2000", source)
     stats = score("games", source, sink, limits=Limits(idle=2.0))
-    found = drain(sink, "check")
+    found = drain(sink, "check", 2.0)
     assert stats.scored == len(found) == 2_000
     by_id = {r["id"]: r["prediction"] for r in found}
     assert sorted(by_id, key=int) == [str(i) for i in range(2_000)]
     expected = Predictor.load("games").predict_frame(load("games", rows=2_000))
     np.testing.assert_allclose([by_id[str(i)] for i in range(2_000)], expected, rtol=1e-12)
-    again = drain(source, "scalepipe")
+    again = drain(source, "scalepipe", 2.0)
     assert again == []
