@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.text import Text
 
 from scalepipe.cli.common import (
+    AllowPickleOption,
     JsonOption,
     ModelArgument,
     SparkMasterOption,
@@ -91,9 +92,7 @@ def batch_score(
         ),
     ] = None,
     store: StoreOption = None,
-    allow_pickle: Annotated[
-        bool, typer.Option(help="Allow loading a pickled model (runs code from the file).")
-    ] = False,
+    allow_pickle: AllowPickleOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Score every row of a source with a model; write the predictions into a sink.

@@ -45,6 +45,10 @@ WarehouseOption = Annotated[
     ),
 ]
 
+AllowPickleOption = Annotated[
+    bool, typer.Option(help="Allow loading a pickled model (runs code from the file).")
+]
+
 SparkMasterOption = Annotated[
     str | None,
     typer.Option(help="Spark master URL for --engine spark \\[default: local\\[2]]."),

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from scalepipe.cli.common import JsonOption, ModelArgument, StoreOption, console, out, print_json
+from scalepipe.cli.common import (
+    AllowPickleOption,
+    JsonOption,
+    ModelArgument,
+    SparkMasterOption,
+    StoreOption,
+    console,
+    out,
+    print_json,
+)
 
 stream_app = typer.Typer(
     help="Stream scoring (book chapter 8): messages in, predictions out (docs/streams.md).",
@@ -98,10 +107,7 @@ def stream_score(
         list[str] | None,
         typer.Option(help="A Beam pipeline option, passed through (repeat)."),
     ] = None,
-    spark_master: Annotated[
-        str | None,
-        typer.Option(help="Spark master URL for --engine spark \\[default: local\\[2]]."),
-    ] = None,
+    spark_master: SparkMasterOption = None,
     checkpoint: Annotated[
         str | None,
         typer.Option(
@@ -110,9 +116,7 @@ def stream_score(
         ),
     ] = None,
     store: StoreOption = None,
-    allow_pickle: Annotated[
-        bool, typer.Option(help="Allow loading a pickled model (runs code from the file).")
-    ] = False,
+    allow_pickle: AllowPickleOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Score every message of a stream and write the results to another, at least once.
