@@ -64,6 +64,7 @@ class KafkaTopic:
             }
             self.consumer = Consumer(settings)
             self._assigned = False
+            self._joining = 0.0
             self.consumer.subscribe(
                 [self.topic], on_assign=self._assigned_to, on_revoke=self._revoked
             )
@@ -98,14 +99,13 @@ class KafkaTopic:
         if self.consumer is None:
             raise StreamError(f"reading {self.address.shown()} needs a consumer group")
         records = self.consumer.consume(num_messages=count, timeout=timeout)
-        deadline = time.monotonic() + JOIN_SECONDS
-        while not self._assigned and not records:  # joining the group takes seconds
-            if time.monotonic() > deadline:
+        if not self._assigned and not records:  # joining the group takes seconds
+            self._joining = self._joining or time.monotonic()
+            if time.monotonic() - self._joining > JOIN_SECONDS:
                 raise StreamError(
                     f"consumer group {self.group} got no partition of {self.topic} in "
                     f"{JOIN_SECONDS} s"
                 )
-            records = self.consumer.consume(num_messages=count, timeout=0.5)
         messages = []
         for record in records:
             error = record.error()
@@ -170,9 +170,12 @@ class KafkaTopic:
 
     def lag(self) -> int | None:
         """Messages of the assigned partitions beyond the group's position (its committed
-        offset before the first fetch, the partition's start for a new group)."""
-        if self.consumer is None or not self.consumer.assignment():
+        offset before the first fetch, the partition's start for a new group); while the
+        consumer joins its group, the whole topic."""
+        if self.consumer is None:
             return None
+        if not self.consumer.assignment():  # still joining: the whole topic is ahead
+            return self._topic_size()
         total = 0
         positions = self.consumer.position(self.consumer.assignment())
         unknown = [p for p in positions if p.offset < 0]
@@ -183,6 +186,18 @@ class KafkaTopic:
                 position.offset if position.offset >= 0 else committed.get(position.partition, -1)
             )
             total += max(high - (start if start >= 0 else low), 0)
+        return total
+
+    def _topic_size(self) -> int:
+        from confluent_kafka import TopicPartition
+
+        partitions = self.consumer.list_topics(self.topic, timeout=5).topics[self.topic].partitions
+        total = 0
+        for partition in partitions:
+            low, high = self.consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=5, cached=False
+            )
+            total += max(high - low, 0)
         return total
 
     def close(self) -> None:
