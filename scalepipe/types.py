@@ -59,7 +59,11 @@ class Broker(Protocol):
     """A stream on a message broker (scalepipe/stream/): what a stream job reads from and
     writes to. `read` returns messages with a `handle` and a `body` (bytes); `ack` tells
     the broker they are done; `publish` writes (id, body) pairs, once per id where the
-    broker can tell (Redis, NATS JetStream)."""
+    broker can tell (Redis, NATS JetStream). `reads_ahead`: whether a job should read the
+    next batch on a thread of its own while it scores one (False where the client already
+    fetches in the background)."""
+
+    reads_ahead: bool
 
     def read(self, count: int, timeout: float) -> list[Any]: ...
 

@@ -294,15 +294,21 @@ class _Loop:
             report_every: float) -> None:  # fmt: skip
         loaded = self.predictor.current
         warm_up(loaded, self._plan(loaded))
-        reading = threading.Thread(target=self._read_ahead, name="stream read-ahead", daemon=True)
-        reading.start()
+        reading = None
+        if self.reader.reads_ahead:
+            reading = threading.Thread(
+                target=self._read_ahead, name="stream read-ahead", daemon=True
+            )
+            reading.start()
         try:
             self._loop(stop, limits, on_report, report_every)
         finally:
             self._stop_reading.set()
-            reading.join(timeout=max(self.max_wait, 1.0) + 30)
+            if reading is not None:
+                reading.join(timeout=max(self.max_wait, 1.0) + 30)
         if stop.is_set():  # batches read ahead are in flight too: finish them before leaving
-            messages = [*self.retry, *self._take(0.0), *self._late]
+            ahead = self._take(0.0) if reading is not None else []
+            messages = [*self.retry, *ahead, *self._late]
             if messages:
                 self._handle(messages)
         self._report(on_report)
@@ -366,6 +372,8 @@ class _Loop:
                 return
 
     def _take(self, wait: float) -> list[Message]:
+        if not self.reader.reads_ahead:
+            return self.reader.read(self.batch, wait)
         try:
             item = self._ahead.get(timeout=wait) if wait > 0 else self._ahead.get_nowait()
         except queue.Empty:

@@ -13,7 +13,6 @@ as a compacted topic does).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +27,10 @@ _TIMEOUT = 30.0
 
 
 class KafkaTopic:
+    # librdkafka fetches into a local queue on its own threads; a second reading thread of
+    # ours would only share the consumer (a commit waited on a consume() and they deadlocked).
+    reads_ahead = False
+
     def __init__(
         self,
         address: Address,
@@ -42,9 +45,7 @@ class KafkaTopic:
         self.group = group
         self.servers = address.server
         self._ensure_topic(int(address.options.get("partitions", 1)))
-        # Offsets read and not yet acknowledged, per partition: the job reads (ahead) on one
-        # thread and acknowledges on another.
-        self._lock = threading.Lock()
+        # Offsets read and not yet acknowledged, per partition.
         self._open: dict[int, set[int]] = {}
         self._next: dict[int, int] = {}
         self.consumer: Any = None
@@ -114,28 +115,26 @@ class KafkaTopic:
                     continue
                 raise StreamError(f"reading {self.address.shown()}: {error}")
             partition, offset = record.partition(), record.offset()
-            with self._lock:
-                self._open.setdefault(partition, set()).add(offset)
-                self._next[partition] = max(self._next.get(partition, 0), offset + 1)
+            self._open.setdefault(partition, set()).add(offset)
+            self._next[partition] = max(self._next.get(partition, 0), offset + 1)
             messages.append(Message((partition, offset), record.value() or b""))
         return messages
 
     def ack(self, messages: Sequence[Message]) -> None:
         from confluent_kafka import TopicPartition
 
-        with self._lock:
-            touched = set()
-            for message in messages:
-                partition, offset = message.handle
-                waiting = self._open.get(partition)
-                if waiting is not None:
-                    waiting.discard(offset)
-                    touched.add(partition)
-            offsets = []
-            for partition in touched:
-                waiting = self._open[partition]
-                done_below = min(waiting) if waiting else self._next[partition]
-                offsets.append(TopicPartition(self.topic, partition, done_below))
+        touched = set()
+        for message in messages:
+            partition, offset = message.handle
+            waiting = self._open.get(partition)
+            if waiting is not None:
+                waiting.discard(offset)
+                touched.add(partition)
+        offsets = []
+        for partition in touched:
+            waiting = self._open[partition]
+            done_below = min(waiting) if waiting else self._next[partition]
+            offsets.append(TopicPartition(self.topic, partition, done_below))
         if offsets:
             self.consumer.commit(offsets=offsets, asynchronous=False)
 
@@ -144,10 +143,9 @@ class KafkaTopic:
 
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         """Partitions handed to another member: what we still hold is theirs to redo."""
-        with self._lock:
-            for partition in partitions:
-                self._open.pop(partition.partition, None)
-                self._next.pop(partition.partition, None)
+        for partition in partitions:
+            self._open.pop(partition.partition, None)
+            self._next.pop(partition.partition, None)
 
     def publish(self, records: Sequence[tuple[str, bytes]]) -> None:
         failures: list[str] = []

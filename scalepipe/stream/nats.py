@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 
 class NatsStream:
+    reads_ahead = True
+
     def __init__(
         self,
         address: Address,

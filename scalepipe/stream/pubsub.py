@@ -26,6 +26,8 @@ _TIMEOUT = 30.0
 
 
 class PubSubTopic:
+    reads_ahead = True
+
     def __init__(self, address: Address, *, group: str | None = None) -> None:
         from google.api_core import exceptions
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]

@@ -73,6 +73,8 @@ return added
 
 
 class RedisStream:
+    reads_ahead = True
+
     def __init__(
         self,
         address: Address,

@@ -121,18 +121,19 @@ def test_a_new_group_starts_at_the_oldest_message_or_with_from_latest_at_new_one
 def test_a_model_failure_acknowledges_nothing_and_the_batch_is_tried_again(
     store: ModelStore, redis_streams: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fault is injected into our own scoring step (no real model fails on demand)."""
+    """The fault is injected into our own scoring step (no real model fails on demand),
+    after the job's warm-up."""
     from scalepipe.batch.scoring import score_batch as real
 
     failures = {"left": 2}
 
-    def failing(*arguments: Any, **options: Any) -> Any:
-        if failures["left"]:
+    def failing(batch: Any, *arguments: Any, **options: Any) -> Any:
+        if failures["left"] and "warm-up" not in batch.column("id").to_pylist():
             failures["left"] -= 1
             raise RuntimeError("the model's library crashed")
-        return real(*arguments, **options)
+        return real(batch, *arguments, **options)
 
-    monkeypatch.setattr("scalepipe.stream.job.score_batch", failing)
+    monkeypatch.setattr("scalepipe.stream.scoring.score_batch", failing)
     produce("dataset:games?rows=300", redis_streams["in"])
     stats = score("games", redis_streams["in"], redis_streams["out"], batch=1_000,
                   limits=Limits(idle=0.5))  # fmt: skip
