@@ -94,12 +94,15 @@ class _WriteParts(beam.DoFn):
     def start_bundle(self) -> None:
         self.files: dict[str, tuple[Any, Any]] = {}
 
-    def process(self, scored: Scored) -> None:
+    def process(self, scored: Scored) -> Iterator[Any]:
+        # Outputs nothing, but says so with an iterable: Beam 2.78 refuses a process()
+        # annotated `-> None` ("Return value not iterable").
         self.rows_in.inc(scored.output.num_rows + scored.rejected_rows)
         self.rejected.inc(scored.rejected_rows)
         self._write("out", scored.output)
         if scored.rejected is not None:
             self._write("dead", scored.rejected)
+        return iter(())
 
     def _write(self, kind: str, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
