@@ -33,7 +33,14 @@ URL_FORMS = (
 def stream_score(
     model: ModelArgument,
     source: Annotated[str, typer.Option(help=f"The stream to read: {URL_FORMS}.")],
-    sink: Annotated[str, typer.Option(help="The stream results go to (the same URL forms).")],
+    sink: Annotated[
+        str,
+        typer.Option(
+            help="Where results go: a stream (the same URL forms), or "
+            "redis://HOST:6379/DB?prefix=P (a hash per id), datastore://PROJECT/KIND, "
+            "table:NAME (the warehouse), or a folder (Parquet files)."
+        ),
+    ],
     group: Annotated[
         str,
         typer.Option(
@@ -53,7 +60,8 @@ def stream_score(
         str | None,
         typer.Option(
             help="Where messages the model cannot score go, with the error "
-            "\\[default: the source's stream + '-dead-letter', on the same broker]."
+            "(the forms of --sink) \\[default: the source's stream + '-dead-letter', on "
+            "the same broker]."
         ),
     ] = None,
     attempts: Annotated[
@@ -171,7 +179,8 @@ def stream_score(
         return
     out.print(
         f"scored {stats.scored:,} messages with {stats.model}:{stats.version} in "
-        f"{stats.seconds:.1f} s; {stats.dead_lettered:,} to {_shown(stats.dead_letter)}",
+        f"{stats.seconds:.1f} s to {_shown(stats.sink)}; {stats.dead_lettered:,} to "
+        f"{_shown(stats.dead_letter)}",
         highlight=False,
         markup=False,
     )
@@ -233,5 +242,10 @@ def stream_produce(
 
 
 def _shown(described: dict[str, Any]) -> str:
-    name = described.get("stream") or described.get("topic") or described.get("name")
+    if "table" in described:
+        return f"table:{described['table']}"
+    name = (
+        described.get("stream") or described.get("topic") or described.get("name")
+        or described.get("prefix") or described["kind"]
+    )  # fmt: skip
     return f"{described.get('url')} ({name})"

@@ -73,7 +73,7 @@ def open_sink(
     if text.startswith("datastore://"):
         return DatastoreSink(text, keys)
     scheme, separator, _ = text.partition("://")
-    if separator and scheme not in _file_schemes():
+    if separator and scheme not in file_schemes():
         raise DatasetError(
             f"unknown sink {text!r}: use a folder (local, s3://, gs://), table:NAME or "
             "redis://HOST:PORT/DB?prefix=P"
@@ -81,7 +81,7 @@ def open_sink(
     return ParquetFolderSink(text)
 
 
-def _file_schemes() -> set[str]:
+def file_schemes() -> set[str]:
     from fsspec.registry import known_implementations
 
     return set(known_implementations)

@@ -114,8 +114,9 @@ class Warehouse(ABC):
         added = 0
         with self._transaction() as connection:
             if self._exists(connection, table):
-                for each in [value] if isinstance(value, str) else value:
-                    self._delete(connection, table, column, each)
+                self._delete(
+                    connection, table, column, [value] if isinstance(value, str) else value
+                )
             schema = None
             for part in parts:
                 rows = _to_arrow(part)
@@ -159,7 +160,7 @@ class Warehouse(ABC):
     def _exists(self, connection: Any, table: str) -> bool: ...
 
     @abstractmethod
-    def _delete(self, connection: Any, table: str, column: str, value: str) -> None: ...
+    def _delete(self, connection: Any, table: str, column: str, values: Sequence[str]) -> None: ...
 
 
 _memory: Any = None
@@ -211,8 +212,10 @@ class DuckDBWarehouse(Warehouse):
         ).fetchall()
         return bool(found[0][0])
 
-    def _delete(self, connection: Any, table: str, column: str, value: str) -> None:
-        connection.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', [value]).fetchall()
+    def _delete(self, connection: Any, table: str, column: str, values: Sequence[str]) -> None:
+        connection.execute(
+            f'DELETE FROM "{table}" WHERE "{column}" = ANY(?)', [list(values)]
+        ).fetchall()
 
     def _publish(self, connection: Any, staged: Iterable[_StagedTable]) -> None:
         for statement in _swap_statements(staged):
@@ -279,9 +282,11 @@ class PostgresWarehouse(Warehouse):
             found = cursor.fetchone()
             return bool(found and found[0])
 
-    def _delete(self, connection: Any, table: str, column: str, value: str) -> None:
+    def _delete(self, connection: Any, table: str, column: str, values: Sequence[str]) -> None:
         with closing(connection.cursor()) as cursor:
-            cursor.execute(f'DELETE FROM "{table}" WHERE "{column}" = $1', parameters=(value,))
+            cursor.execute(
+                f'DELETE FROM "{table}" WHERE "{column}" = ANY($1)', parameters=(list(values),)
+            )
 
     def _publish(self, connection: Any, staged: Iterable[_StagedTable]) -> None:
         with closing(connection.cursor()) as cursor:

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from scalepipe.config import Settings
 from scalepipe.errors import StreamError
+from scalepipe.stream.sinks import is_row_sink, open_row_sink
 from scalepipe.stream.urls import FORMS, Address, Start, parse
 from scalepipe.types import Broker
+
+
+def check_writer(url: str) -> str:
+    """`url` if it names somewhere a job can write (a broker's stream is parsed: a
+    StreamError names what is wrong), before anything is opened."""
+    if not is_row_sink(url):
+        parse(url)
+    return url
+
+
+def open_writer(url: Address | str, *, settings: Settings | None = None) -> Broker:
+    """Where a job writes results or dead letters: a broker's stream, or a sink of
+    scalepipe/stream/sinks.py (a Redis hash, Datastore, a warehouse table, Parquet)."""
+    if isinstance(url, str) and is_row_sink(url):
+        return open_row_sink(url, settings)
+    return open_broker(url)
 
 
 def open_broker(

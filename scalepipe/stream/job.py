@@ -22,6 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from scalepipe.config import Settings
 from scalepipe.errors import StreamError
 from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.store.store import ModelStore
-from scalepipe.stream.brokers import open_broker
+from scalepipe.stream.brokers import check_writer, open_broker, open_writer
 from scalepipe.stream.messages import Message, dead_letter
 from scalepipe.stream.scoring import score_messages, stream_plan, warm_up
 from scalepipe.stream.urls import Address, Start, parse
@@ -131,46 +132,49 @@ def score(
         raise StreamError(f"--from takes earliest or latest, not {start!r}")
     settings = settings or Settings.load()
     source_address = parse(source)
-    dead_address = (
-        parse(dead_letter_url) if dead_letter_url
+    dead_address: Address | str = (
+        check_writer(dead_letter_url) if dead_letter_url
         else source_address.renamed(f"{source_address.name}-dead-letter")
     )  # fmt: skip
     if engine == "beam":
         return _score_on_beam(
-            model, source_address, sink, dead_address, group=group, batch=batch,
+            model, source_address, sink, _broker(dead_address), group=group, batch=batch,
             store=store or settings.store, allow_pickle=allow_pickle,
             stop=stop or threading.Event(), idle=limits.idle, runner=beam_runner,
             options=beam_options,
         )  # fmt: skip
-    sink_address = parse(sink)
+    check_writer(sink)
     if engine == "spark":
         folder = checkpoint or _checkpoint(settings, source_address, group)
         return _score_on_spark(
-            model, source_address, sink_address, dead_address, store=store or settings.store,
+            model, source_address, sink, dead_address, settings, store=store or settings.store,
             allow_pickle=allow_pickle, stop=stop or threading.Event(), idle=limits.idle,
             master=spark_master, checkpoint=folder,
         )  # fmt: skip
-    predictor = Predictor.load(model, store=store or settings.store, allow_pickle=allow_pickle)
-    reader = open_broker(source_address, group=group, consumer=consumer, start=start)
-    writer = open_broker(sink_address)
-    dead = open_broker(dead_address)
-    stats = StreamStats(
-        model=predictor.name, version=predictor.version, source=reader.describe(),
-        sink=writer.describe(), dead_letter=dead.describe(),
-    )  # fmt: skip
-    metrics = _Metrics(metrics_port, predictor.name) if metrics_port is not None else None
-    if refresh:
-        predictor.refresh_every(refresh)
-    consumer_loop = _Loop(reader, writer, dead, predictor, stats, batch, max_wait, attempts,
-                          metrics)  # fmt: skip
-    try:
+    with ExitStack() as opened:
+        predictor = opened.enter_context(
+            Predictor.load(model, store=store or settings.store, allow_pickle=allow_pickle)
+        )
+        reader = open_broker(source_address, group=group, consumer=consumer, start=start)
+        opened.callback(reader.close)
+        writer = open_writer(sink, settings=settings)
+        opened.callback(writer.close)
+        dead = open_writer(dead_address, settings=settings)
+        opened.callback(dead.close)
+        stats = StreamStats(
+            model=predictor.name, version=predictor.version, source=reader.describe(),
+            sink=writer.describe(), dead_letter=dead.describe(),
+        )  # fmt: skip
+        if metrics_port is not None:
+            metrics = _Metrics(metrics_port, predictor.name)
+            opened.callback(metrics.close)
+        else:
+            metrics = None
+        if refresh:
+            predictor.refresh_every(refresh)
+        consumer_loop = _Loop(reader, writer, dead, predictor, stats, batch, max_wait, attempts,
+                              metrics)  # fmt: skip
         consumer_loop.run(stop or threading.Event(), limits, on_report, report_every)
-    finally:
-        predictor.close()
-        for broker in (reader, writer, dead):
-            broker.close()
-        if metrics is not None:
-            metrics.close()
     stats.seconds = time.perf_counter() - stats.started
     return stats
 
@@ -216,6 +220,10 @@ def _score_on_beam(
     return stats
 
 
+def _broker(address: Address | str) -> Address:
+    return address if isinstance(address, Address) else parse(address)
+
+
 def _checkpoint(settings: Settings, source: Address, group: str) -> str:
     from pathlib import Path
 
@@ -225,8 +233,9 @@ def _checkpoint(settings: Settings, source: Address, group: str) -> str:
 def _score_on_spark(
     model: str,
     source: Address,
-    sink: Address,
-    dead: Address,
+    sink: str,
+    dead: Address | str,
+    settings: Settings,
     *,
     store: str | ModelStore,
     allow_pickle: bool,
@@ -246,7 +255,8 @@ def _score_on_spark(
     with Predictor.load(model, store=store, allow_pickle=allow_pickle) as predictor:
         files = model_files(predictor)
         name, version = predictor.name, predictor.version
-    writer, dead_writer = open_broker(sink), open_broker(dead)
+    writer = open_writer(sink, settings=settings)
+    dead_writer = open_writer(dead, settings=settings)
     stats = StreamStats(model=name, version=version,
                         source={"kind": "kafka", "url": source.url, "checkpoint": checkpoint},
                         sink=writer.describe(), dead_letter=dead_writer.describe())  # fmt: skip
