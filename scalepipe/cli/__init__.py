@@ -19,6 +19,7 @@ from scalepipe.cli import (
     features,
     functions,
     models,
+    monitor,
     serve,
     stream,
     train,
@@ -44,6 +45,7 @@ app.add_typer(stream.stream_app, name="stream")
 app.add_typer(features.features_app, name="features")
 app.add_typer(deploy.deploy_app, name="deploy")
 app.add_typer(workflow.workflow_app, name="workflow")
+app.add_typer(monitor.monitor_app, name="monitor")
 app.command()(functions.invoke)
 app.command()(serve.serve)
 app.command()(serve.quickstart)

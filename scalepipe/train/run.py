@@ -186,7 +186,7 @@ def train_frame(
         | plain_params(estimator),
         data_fingerprint=fingerprint(frame),
         history=getattr(estimator, "history", {}),
-        profile=feature_profile(x_train, signature.names, seed=seed),
+        profile=feature_profile(x_train, signature.names, seed=seed, output=scores),
     )
     if plot_dir is not None:
         trained.plot = _plot(trained, plot_dir, y_test, scores)

@@ -1,0 +1,1 @@
+from tests.app.conftest import browser, page  # noqa: F401 (headless Chromium)
