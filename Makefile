@@ -41,6 +41,15 @@ $(STAMP_CHECKOV):
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
 	touch $@
 
+# Evidently, which benchmarks/monitor.py runs beside `scalepipe monitor drift`: for the
+# benchmark only, in its own environment so that its pins never meet ours.
+EVIDENTLY_VENV := .venv-evidently
+STAMP_EVIDENTLY := $(EVIDENTLY_VENV)/.installed
+$(STAMP_EVIDENTLY):
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/pip install --quiet 'evidently>=0.7,<0.8' pyarrow
+	touch $@
+
 demo: $(STAMP_DEMO)
 	$(BIN)/scalepipe quickstart
 
@@ -78,10 +87,10 @@ base-image:
 	CONTAINERS_CONF=tests/deploy/containers.conf podman image exists $(BASE_IMAGE) \
 	  || CONTAINERS_CONF=tests/deploy/containers.conf bash scripts/base-image.sh $(BASE_IMAGE)
 
-bench: $(STAMP_DEV) base-image
+bench: $(STAMP_DEV) $(STAMP_EVIDENTLY) base-image
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@test -x /usr/bin/time || (apt-get update -qq && apt-get install -y -qq time)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(FEATURETOOLS_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(FEATURETOOLS_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(EVIDENTLY_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -171,19 +171,23 @@ def column_drift(
     statistic: Statistic = "psi",
     threshold: float | None = None,
 ) -> ColumnDrift:
+    """One column's statistics. The current values are sorted once (the only step that
+    costs more than a pass over them); everything else searches the sketch's 201 points
+    in them."""
     values = np.asarray(values, dtype=np.float64)
-    present = values[np.isfinite(values)]
-    sketch = _sketch(name, reference)
+    present = np.sort(values[np.isfinite(values)])
+    sketch = np.sort(_sketch(name, reference))
     count = max(int(reference.get("count", 0)), 1)
     if len(present) == 0:
         raise MonitorError(f"{name}: every logged value is missing")
     categorical = "values" in reference
     if categorical:
-        present = _snap(present, np.asarray([float(v) for v in reference["values"]]), 1e-6)
-    present = _snap(present, sketch, 1e-9)
+        known = np.asarray([float(v) for v in reference["values"]])
+        _snap_sorted(present, known, 1e-6)
+    _snap_sorted(present, sketch, 1e-9)
     bins = _categories(reference, present) if categorical else _deciles(sketch, present)
     std = float(reference.get("std") or 0.0)
-    distance = wasserstein(sketch, present)
+    distance = _wasserstein_sorted(sketch, present)
     found = ColumnDrift(
         name=name,
         kind="categorical" if categorical else "numeric",
@@ -191,7 +195,7 @@ def column_drift(
         missing_reference=int(reference.get("missing", 0)) / count,
         missing_current=1 - len(present) / len(values),
         psi=psi(bins.reference, bins.current),
-        ks=ks(sketch, present),
+        ks=_ks_sorted(sketch, present),
         js=js(bins.reference, bins.current),
         wasserstein=distance,
         wasserstein_normed=distance / std if std > 0 else distance,
@@ -202,57 +206,61 @@ def column_drift(
     return ColumnDrift(**{**found.__dict__, "drifted": found.value(statistic) >= limit})
 
 
-def _snap(values: np.ndarray, points: np.ndarray, relative: float) -> np.ndarray:
-    """Values within `relative` of a reference value become that value: a score computed
-    by the server's fast path can differ from training's in its last bits, and a value
-    many rows share would otherwise fall on the wrong side of a bin edge (the category
-    values of a profile keep 6 significant digits)."""
-    points = np.unique(points)
-    if len(points) == 0 or len(values) == 0:
-        return values
-    right = np.clip(np.searchsorted(points, values), 0, len(points) - 1)
-    left = np.clip(right - 1, 0, len(points) - 1)
-    nearest = np.where(
-        np.abs(values - points[left]) <= np.abs(points[right] - values), points[left], points[right]
-    )
-    close = np.abs(values - nearest) <= relative * np.maximum(np.abs(nearest), 1e-300)
-    return np.where(close, nearest, values)
+def _snap_sorted(values: np.ndarray, points: np.ndarray, relative: float) -> None:
+    """Values within `relative` of a reference value become that value, in place (they
+    stay sorted): a score computed by the server's fast path can differ from training's in
+    its last bits, and a value many rows share would otherwise fall on the wrong side of a
+    bin edge (the category values of a profile keep 6 significant digits)."""
+    for point in np.unique(points):
+        margin = relative * abs(point)
+        low = np.searchsorted(values, point - margin, side="left")
+        high = np.searchsorted(values, point + margin, side="right")
+        values[low:high] = point
 
 
 def _sketch(name: str, reference: Mapping[str, Any]) -> np.ndarray:
     if reference.get("sketch"):
         return np.asarray(reference["sketch"], dtype=np.float64)
     if reference.get("quantiles"):  # a model trained before sketches: 11 quantiles
-        return np.sort(np.asarray(list(reference["quantiles"].values()), dtype=np.float64))
+        return np.asarray(list(reference["quantiles"].values()), dtype=np.float64)
     raise MonitorError(f"the profile of {name} has no values to compare with (none were present)")
 
 
 def ks(reference: np.ndarray, current: np.ndarray) -> float:
-    """sup |F_ref - F_cur| over both samples' values. Between two consecutive reference
-    points F_ref is flat and F_cur rises, so the supremum is at a reference point, from
-    the left or the right: only the current values' counts below each point are needed."""
-    reference = np.sort(reference)
+    """The two-sample Kolmogorov-Smirnov statistic, as scipy's ks_2samp computes it."""
+    return _ks_sorted(np.sort(reference), np.sort(current))
+
+
+def _ks_sorted(reference: np.ndarray, current: np.ndarray) -> float:
+    """sup |F_ref - F_cur|. Between two consecutive reference points F_ref is flat and
+    F_cur rises, so the supremum is at a reference point, from the left or the right."""
     points = np.unique(reference)
     n, m = len(reference), len(current)
-    ref_right = np.searchsorted(reference, points, side="right") / n
-    ref_left = np.searchsorted(reference, points, side="left") / n
-    # x < p_k exactly when fewer than k+1 points are <= x; x <= p_k when fewer than k+1 are < x.
-    points_at_or_below = np.searchsorted(points, current, side="right")
-    points_below = np.searchsorted(points, current, side="left")
-    size = len(points) + 1
-    cur_left = np.cumsum(np.bincount(points_at_or_below, minlength=size))[: len(points)] / m
-    cur_right = np.cumsum(np.bincount(points_below, minlength=size))[: len(points)] / m
-    return float(max(np.max(np.abs(ref_right - cur_right)), np.max(np.abs(ref_left - cur_left))))
+    gaps = [
+        np.searchsorted(reference, points, side=side) / n
+        - np.searchsorted(current, points, side=side) / m
+        for side in ("left", "right")
+    ]
+    return float(max(np.max(np.abs(gap)) for gap in gaps))
 
 
 def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """The integral of |F_ref - F_cur|, as scipy computes it."""
-    reference, current = np.sort(reference), np.sort(current)
-    every = np.sort(np.concatenate([reference, current]))
-    widths = np.diff(every)
-    ref_cdf = np.searchsorted(reference, every[:-1], side="right") / len(reference)
-    cur_cdf = np.searchsorted(current, every[:-1], side="right") / len(current)
-    return float(np.sum(np.abs(ref_cdf - cur_cdf) * widths))
+    """The integral of |F_ref - F_cur|, as scipy's wasserstein_distance computes it."""
+    return _wasserstein_sorted(np.sort(reference), np.sort(current))
+
+
+def _wasserstein_sorted(reference: np.ndarray, current: np.ndarray) -> float:
+    """Both samples merged in order without a sort (the reference's points inserted where
+    they go); between two neighbours of the merged values each CDF is the count of its
+    values up to the left one (ties make intervals of width 0, which add nothing)."""
+    n, m = len(reference), len(current)
+    places = np.searchsorted(current, reference, side="right")
+    every = np.insert(current, places, reference)
+    from_reference = np.zeros(n + m, dtype=np.int64)
+    from_reference[places + np.arange(n)] = 1
+    ref_count = np.cumsum(from_reference)[:-1]
+    cur_count = np.arange(1, n + m) - ref_count
+    return float(np.sum(np.abs(ref_count / n - cur_count / m) * np.diff(every)))
 
 
 def psi(reference: Sequence[float], current: Sequence[float]) -> float:
@@ -273,25 +281,25 @@ def _smoothed(shares: Sequence[float]) -> np.ndarray:
 
 
 def _deciles(sketch: np.ndarray, current: np.ndarray) -> Bins:
+    """Bins (-inf, e1], (e1, e2], ..., (ek, inf) at the sketch's deciles; both samples
+    sorted."""
     edges = np.unique(np.quantile(sketch, _DECILES, method="inverted_cdf"))
-    reference = np.bincount(np.searchsorted(edges, sketch, side="left"), minlength=len(edges) + 1)
-    now = np.bincount(np.searchsorted(edges, current, side="left"), minlength=len(edges) + 1)
+    reference = np.diff(np.searchsorted(sketch, edges, side="right"), prepend=0, append=len(sketch))
+    now = np.diff(np.searchsorted(current, edges, side="right"), prepend=0, append=len(current))
     bounds = ["-inf", *(f"{edge:.4g}" for edge in edges), "inf"]
     labels = [f"({low}, {high}]" for low, high in pairwise(bounds)]
     return Bins(labels, (reference / len(sketch)).tolist(), (now / len(current)).tolist())
 
 
 def _categories(reference: Mapping[str, Any], current: np.ndarray) -> Bins:
-    """The training values, and one bin `other` for every value training never had."""
+    """The training values, and one bin `other` for every value training never had; the
+    current values sorted."""
     known = {float(value): int(count) for value, count in reference["values"].items()}
     values = np.asarray(sorted(known), dtype=np.float64)
-    positions = np.searchsorted(values, current)
-    matched = (positions < len(values)) & (
-        values[np.minimum(positions, len(values) - 1)] == current
-    )
-    now = np.bincount(positions[matched], minlength=len(values)) / len(current)
+    counts = np.searchsorted(current, values, side="right") - np.searchsorted(current, values)
+    now = counts / len(current)
     total = sum(known.values())
     labels = [f"{value:g}" for value in values]
     shares = [known[value] / total for value in values.tolist()]
-    other = 1.0 - float(matched.mean())
+    other = max(1.0 - float(now.sum()), 0.0)
     return Bins([*labels, "other"], [*shares, 0.0], [*now.tolist(), other])

@@ -26,7 +26,7 @@ from scalepipe.monitor.drift import OUTPUT, MonitorError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_TIME = pa.timestamp("ms", tz="UTC")
+_TIME = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,235 @@
+"""Drift monitoring, side by side: `scalepipe monitor drift` and Evidently's data drift
+preset on the same logged rows; and the server's throughput with and without
+--log-predictions.
+
+(1) Drift on 1,000,000 logged rows x 10 features (six continuous, two counts, two
+binary; three of them shifted), each case a fresh process that times its own work
+(reading its inputs is timed where it is part of the job, said in the case's name):
+scalepipe against the training profile (the card's), from columns in memory, from a
+Parquet log and from a JSON Lines log; Evidently 0.7's DataDriftPreset against the
+100,000 training rows, given both as pandas frames already in memory
+(.venv-evidently: `make bench` makes it).
+(2) `scalepipe serve games`, 2 workers, one-row GETs at 64 connections with wrk, with
+and without --log-predictions (a JSON Lines file), alternated three times.
+
+Goals: the drift report <= 1 s and >= 50x Evidently; logging costs <= 5 % of req/s.
+
+    python benchmarks/monitor.py [--rows 1000000] [--seconds 10] [--no-serving]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from harness import ROOT, run_case
+
+from scalepipe.train.profile import feature_profile
+
+EVIDENTLY = ROOT / ".venv-evidently" / "bin" / "python"
+EVIDENTLY_READY = ROOT / ".venv-evidently" / ".installed"
+TRAINING_ROWS = 100_000
+SHIFTED = ("income", "visits", "member")
+
+SCALEPIPE_MEMORY = """
+import sys, json, time
+import numpy as np, pyarrow.parquet as pq
+from scalepipe.monitor import measure
+profile = json.load(open(sys.argv[1]))
+table = pq.read_table(sys.argv[2])
+columns = {name: table.column(name).to_numpy() for name in table.column_names}
+started = time.perf_counter()
+report = measure(profile, columns, model="bench", version=1)
+assert report.drifted == sorted(report.drifted, key=list(profile["features"]).index)
+print(json.dumps(report.drifted), file=sys.stderr)
+print(time.perf_counter() - started)
+"""
+
+SCALEPIPE_LOG = """
+import sys, json, time
+from scalepipe.monitor import measure
+from scalepipe.monitor.logs import read_log
+profile = json.load(open(sys.argv[1]))
+started = time.perf_counter()
+logged = read_log(sys.argv[2], "bench", list(profile["features"]))
+report = measure(profile, logged.columns, model="bench", version=1)
+print(json.dumps(report.drifted), file=sys.stderr)
+print(time.perf_counter() - started)
+"""
+
+EVIDENTLY_CASE = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+reference = pd.read_parquet(sys.argv[1])
+current = pd.read_parquet(sys.argv[2])
+started = time.perf_counter()
+snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
+found = snapshot.dict()
+print(time.perf_counter() - started)
+"""
+
+
+def frame(rng: np.random.Generator, rows: int, shifted: bool) -> pd.DataFrame:
+    move = 1.0 if shifted else 0.0
+    columns = {
+        "income": rng.normal(50 + 10 * move, 10, rows),
+        "age": rng.normal(40, 12, rows),
+        "balance": rng.lognormal(8, 1, rows),
+        "score": rng.uniform(300, 850, rows),
+        "tenure": rng.exponential(5, rows),
+        "rate": rng.beta(2, 5, rows),
+        "visits": rng.poisson(30 + 6 * move, rows),
+        "items": rng.poisson(3, rows),
+        "member": rng.binomial(1, 0.8 if shifted else 0.5, rows),
+        "mobile": rng.binomial(1, 0.3, rows),
+    }
+    table = pd.DataFrame(columns)
+    logit = 0.03 * (table["income"] - 50) + 0.5 * table["member"] - 1
+    table["output"] = 1 / (1 + np.exp(-logit))
+    return table
+
+
+def write_logs(current: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
+    """The rows as prediction records: a Parquet log (inputs as a struct) and a JSON
+    Lines log, as the server writes them."""
+    features = [name for name in current.columns if name != "output"]
+    rows = len(current)
+    times = pd.date_range("2026-12-01", periods=rows, freq="10ms", tz="UTC")
+    inputs = pa.StructArray.from_arrays(
+        [pa.array(current[name].to_numpy()) for name in features], names=features
+    )
+    table = pa.table({
+        "time": pa.array(times.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")),
+        "model": pa.array(["bench"] * rows),
+        "version": pa.array(np.ones(rows, dtype=np.int64)),
+        "id": pa.array([f"r:{i}" for i in range(rows)]),
+        "inputs": inputs,
+        "output": pa.array(current["output"].to_numpy()),
+        "latency_ms": pa.array(np.full(rows, 0.2)),
+    })  # fmt: skip
+    parquet = folder / "log.parquet"
+    parquet.mkdir()
+    pq.write_table(table, parquet / "part-0.parquet")
+    jsonl = folder / "log.jsonl"
+    with jsonl.open("wb") as handle:
+        for record in table.to_pylist():
+            handle.write(orjson.dumps(record) + b"\n")
+    return parquet, jsonl
+
+
+def drift_cases(rows: int) -> list[tuple[str, float, float, int]]:
+    rng = np.random.default_rng(0)
+    training = frame(rng, TRAINING_ROWS, shifted=False)
+    current = frame(rng, rows, shifted=True)
+    features = [name for name in training.columns if name != "output"]
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        profile = feature_profile(training, features, output=training["output"])
+        (folder / "profile.json").write_text(json.dumps(profile))
+        training[features].to_parquet(folder / "reference.parquet")
+        current[features].to_parquet(folder / "current-features.parquet")
+        current.to_parquet(folder / "current.parquet")
+        parquet, jsonl = write_logs(current, folder)
+        cases = [
+            ("scalepipe: columns in memory (computation only)", SCALEPIPE_MEMORY,
+             folder / "current.parquet", sys.executable),
+            ("scalepipe: read the Parquet log + compute", SCALEPIPE_LOG, parquet, sys.executable),
+            ("scalepipe: read the JSON Lines log + compute", SCALEPIPE_LOG, jsonl, sys.executable),
+        ]  # fmt: skip
+        for name, code, data, python in cases:
+            seconds, peak = run_case(code, str(folder / "profile.json"), str(data), python=python)
+            results.append((name, seconds, peak, rows))
+            print(f"{name}: {seconds:.3f} s, {peak:,.0f} MB", flush=True)
+        if EVIDENTLY_READY.exists():
+            name = "Evidently 0.7 DataDriftPreset: frames in memory (computation only)"
+            inputs = (str(folder / "reference.parquet"), str(folder / "current-features.parquet"))
+            seconds, peak = run_case(EVIDENTLY_CASE, *inputs, python=EVIDENTLY)
+            results.append((name, seconds, peak, rows))
+            print(f"{name}: {seconds:.3f} s, {peak:,.0f} MB", flush=True)
+        else:
+            print(f"(no {EVIDENTLY}: make .venv-evidently/.installed)", flush=True)
+    return results
+
+
+def serving_cases(seconds: int) -> dict[str, list[float]]:
+    from serve import free_port, wait_until_up, wrk
+
+    from scalepipe.io import load
+    from scalepipe.store import ModelStore
+    from scalepipe.train import train_frame
+
+    games = load("games")
+    trained = train_frame(games, "games", "logistic", plot_dir=None)
+    row = games[list(trained.signature.names)].iloc[3]
+    query = "&".join(f"{name}={int(value)}" for name, value in row.items())
+    rates: dict[str, list[float]] = {"without --log-predictions": [], "with --log-predictions": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        store = ModelStore(str(folder / "models"))
+        store.publish(trained.model, "games", signature=trained.signature, alias="champion")
+        for round_ in range(3):
+            for name in rates:
+                port = free_port()
+                logging = ["--log-predictions", str(folder / f"log-{round_}.jsonl")]
+                command = [str(Path(sys.executable).parent / "scalepipe"), "serve", "games",
+                           "--store", store.url, "--workers", "2", "--port", str(port),
+                           *(logging if name.startswith("with ") else [])]  # fmt: skip
+                server = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)  # fmt: skip
+                try:
+                    url = f"http://127.0.0.1:{port}/?{query}"
+                    wait_until_up(url, server)
+                    wrk(url, 64, 2)  # warm-up
+                    rates[name].append(wrk(url, 64, seconds)["rate"])
+                finally:
+                    server.terminate()
+                    server.wait(timeout=60)
+                time.sleep(1)
+                print(f"{name}, round {round_ + 1}: {rates[name][-1]:,.0f} req/s", flush=True)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--no-serving", action="store_true")
+    options = parser.parse_args()
+    results = drift_cases(options.rows)
+    slowest = max(seconds for _, seconds, _, _ in results)
+    print(f"\nDrift report, {options.rows:,} logged rows x 10 features (+ the output)\n")
+    print("| case | seconds | peak MB | rows/s | speed-up vs the slowest |")
+    print("|---|---:|---:|---:|---:|")
+    for name, seconds, peak, rows in results:
+        print(f"| {name} | {seconds:.3f} | {peak:,.0f} | {rows / seconds:,.0f} | "
+              f"{slowest / seconds:.1f}x |")  # fmt: skip
+    if options.no_serving:
+        return
+    rates = serving_cases(options.seconds)
+    base = statistics.median(rates["without --log-predictions"])
+    print("\nServing games, 2 workers, one-row GETs, 64 connections (median of 3 runs)\n")
+    print("| case | req/s (median) | runs | vs without |")
+    print("|---|---:|---|---:|")
+    for name, values in rates.items():
+        median = statistics.median(values)
+        runs = ", ".join(f"{value:,.0f}" for value in values)
+        print(f"| scalepipe serve {name} | {median:,.0f} | {runs} | {median / base:.1%} |")
+
+
+if __name__ == "__main__":
+    main()
