@@ -42,12 +42,13 @@ $(STAMP_CHECKOV):
 	touch $@
 
 # Evidently, which benchmarks/monitor.py runs beside `scalepipe monitor drift`: for the
-# benchmark only, in its own environment so that its pins never meet ours.
+# benchmark only, in its own environment so that its pins never meet ours; Evidently
+# 0.7 imports pandas internals that pandas 3 removed.
 EVIDENTLY_VENV := .venv-evidently
 STAMP_EVIDENTLY := $(EVIDENTLY_VENV)/.installed
 $(STAMP_EVIDENTLY):
 	$(PYTHON) -m venv $(EVIDENTLY_VENV)
-	$(EVIDENTLY_VENV)/bin/pip install --quiet 'evidently>=0.7,<0.8' pyarrow
+	$(EVIDENTLY_VENV)/bin/pip install --quiet 'evidently>=0.7,<0.8' 'pandas>=2.2,<3' pyarrow
 	touch $@
 
 demo: $(STAMP_DEMO)
