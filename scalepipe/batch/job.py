@@ -17,10 +17,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from scalepipe.batch.local import Counts
-from scalepipe.batch.scoring import OnError, ScorePlan
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from scalepipe.batch.local import Counts, OnScored
+from scalepipe.batch.scoring import OnError, Scored, ScorePlan
 from scalepipe.config import Settings
 from scalepipe.errors import DatasetError, InvalidInput, ScalepipeError
+from scalepipe.io.predlog import PredictionLogWriter
 from scalepipe.io.sinks import check_run_id, writing
 from scalepipe.io.uris import open_sink, open_source
 from scalepipe.predict.predictor import Predictor
@@ -51,6 +56,7 @@ class BatchResult:
     rejected: int
     seconds: float
     dead_letter: dict[str, Any] | None = None
+    logged: int | None = None  # prediction records written (--log-predictions)
 
     @property
     def rows_per_second(self) -> float:
@@ -91,14 +97,23 @@ def score(
     spark_master: str | None = None,
     beam_runner: str | None = None,
     beam_options: Sequence[str] = (),
+    log_predictions: str | None = None,
 ) -> BatchResult:
     """Score every row of `input` with `model` and write the results into `output`.
 
     Output rows: the key columns (every input column when `keys` is None), `prediction`,
-    `model`, `model_version`, `scored_at` and `run_id`.
+    `model`, `model_version`, `scored_at` and `run_id`. `log_predictions`: also write a
+    PredictionRecord per row scored there (scalepipe/io/predlog.py; the local engine),
+    for drift monitoring; its ids are the key columns joined by `:` (`RUN_ID:ROW`
+    without keys).
     """
     if engine not in ENGINES:
         raise DatasetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if log_predictions and engine != "local":
+        raise DatasetError(
+            f"--log-predictions logs on the local engine; on {engine}, score into a sink "
+            "and monitor that (scalepipe monitor drift reads tables and Parquet)"
+        )
     settings = settings or Settings.load()
     run_id = check_run_id(run_id or new_run_id())
     policy, dead_letter_text = parse_on_error(on_error)
@@ -113,8 +128,15 @@ def score(
     plan = ScorePlan.for_model(loaded, keys=key_columns, run_id=run_id, on_error=policy)
 
     started = time.perf_counter()
+    logged = None
     if engine == "local":
-        counts = _run_local(source, sink, dead_sink, loaded.scorer, plan, workers, on_progress)
+        log = PredictionLogWriter(log_predictions, settings=settings) if log_predictions else None
+        try:
+            counts = _run_local(source, sink, dead_sink, loaded.scorer, plan, workers,
+                                on_progress, _logging(log, plan) if log else None)  # fmt: skip
+        finally:
+            if log is not None:
+                logged = log.close()
     else:
         counts = _run_distributed(
             engine, input, source, sink, dead_sink, predictor, plan, settings,
@@ -132,7 +154,30 @@ def score(
         rows_out=counts.rows_out,
         rejected=counts.rejected,
         seconds=time.perf_counter() - started,
+        logged=logged,
     )
+
+
+def _logging(log: PredictionLogWriter, plan: ScorePlan) -> OnScored:
+    """Hands each scored batch's records to the log: the scored rows' features and ids."""
+    features = list(plan.features)
+
+    def on_scored(batch: pa.RecordBatch, offset: int, scored: Scored, seconds: float) -> None:
+        rows = batch if scored.kept is None else batch.filter(scored.kept)
+        if rows.num_rows == 0:
+            return
+        if plan.keys:
+            texts = [rows.column(key).cast(pa.string()) for key in plan.keys]
+            ids = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, ":")
+        else:
+            numbers = np.arange(offset, offset + batch.num_rows)
+            if scored.kept is not None:
+                numbers = numbers[np.asarray(scored.kept)]
+            ids = pa.array([f"{plan.run_id}:{number}" for number in numbers.tolist()])
+        log.add(plan.model, plan.version, ids, rows.select(features),
+                scored.output.column("prediction"), seconds)  # fmt: skip
+
+    return on_scored
 
 
 def _feature_rows(
@@ -162,6 +207,7 @@ def _run_local(
     plan: ScorePlan,
     workers: int,
     on_progress: Progress | None,
+    on_scored: OnScored | None = None,
 ) -> Counts:
     from scalepipe.batch.local import run_local
 
@@ -192,6 +238,7 @@ def _run_local(
             dead,
             workers=workers,
             on_progress=progress,
+            on_scored=on_scored,
         )
 
 

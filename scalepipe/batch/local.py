@@ -9,6 +9,7 @@ memory does not grow with the input.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,9 @@ from scalepipe.predict.scorers import Scorer
 from scalepipe.types import Writer
 
 Progress = Callable[[int], None]
+# Told of every batch scored, on the scoring thread: the batch, its rows' offset in the
+# input, what came out, and the seconds scoring took (--log-predictions).
+OnScored = Callable[[pa.RecordBatch, int, Scored, float], None]
 
 
 @dataclass
@@ -39,6 +43,7 @@ def run_local(
     *,
     workers: int = 2,
     on_progress: Progress | None = None,
+    on_scored: OnScored | None = None,
 ) -> Counts:
     """Score and write every batch. A writer that takes concurrent writes (a Parquet
     folder: a part file per thread) is written from the scoring threads; any other from
@@ -46,7 +51,10 @@ def run_local(
     concurrent = bool(getattr(writer, "concurrent", False))
 
     def work(batch: pa.RecordBatch, offset: int) -> Scored:
+        started = time.perf_counter()
         scored = score_batch(batch, scorer, plan, offset)
+        if on_scored is not None:
+            on_scored(batch, offset, scored, time.perf_counter() - started)
         if concurrent:
             writer.write(scored.output)
         return scored

@@ -152,6 +152,7 @@ class Scored:
     output: pa.RecordBatch
     rejected_rows: int = 0
     rejected: pa.RecordBatch | None = None  # the bad rows and why, for a dead-letter sink
+    kept: pa.Array | None = None  # which input rows were scored; None: all of them
 
 
 def score_batch(
@@ -179,13 +180,13 @@ def score_batch(
     kept = pa.array(good)
     output = _output(batch.filter(kept), scores[good], plan)
     if plan.on_error == "skip":
-        return Scored(output, int((~good).sum()))
+        return Scored(output, int((~good).sum()), kept=kept)
     bad = np.flatnonzero(~good)
     taken = batch.select(plan.input_columns(batch.schema)).take(pa.array(bad))
     columns = [plain_column(column) for column in taken.columns]
     columns += [pa.array([reasons(i) for i in bad]), constant_text(plan.run_id, len(bad))]
     rejected = pa.RecordBatch.from_arrays(columns, schema=plan.rejected_schema(batch.schema))
-    return Scored(output, len(bad), rejected)
+    return Scored(output, len(bad), rejected, kept)
 
 
 def feature_matrix(batch: pa.RecordBatch, features: tuple[str, ...]) -> np.ndarray:

@@ -20,6 +20,7 @@ from rich.text import Text
 from scalepipe.cli.common import (
     AllowPickleOption,
     JsonOption,
+    LogPredictionsOption,
     ModelArgument,
     SparkMasterOption,
     StoreOption,
@@ -91,6 +92,7 @@ def batch_score(
             help="A Beam pipeline option, passed through (repeat): --beam-option=--project=P."
         ),
     ] = None,
+    log_predictions: LogPredictionsOption = None,
     store: StoreOption = None,
     allow_pickle: AllowPickleOption = False,
     json_output: JsonOption = False,
@@ -121,6 +123,7 @@ def batch_score(
             spark_master=spark_master,
             beam_runner=beam_runner,
             beam_options=beam_option or (),
+            log_predictions=log_predictions,
         )
     if json_output:
         print_json(result.to_dict())
@@ -136,6 +139,8 @@ def batch_score(
         + (f" (to {_shown(result.dead_letter)})" if result.dead_letter else ""),
         highlight=False,
     )
+    if result.logged is not None:
+        out.print(f"logged {result.logged:,} predictions to {log_predictions}", highlight=False)
 
 
 @batch_app.command("lookup")

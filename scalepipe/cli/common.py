@@ -45,6 +45,13 @@ WarehouseOption = Annotated[
     ),
 ]
 
+LogPredictionsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Also write a PredictionRecord per prediction here, for `scalepipe monitor "
+        "drift`: a .jsonl file, a .parquet folder (local, s3://, gs://) or table:NAME."
+    ),
+]
 AllowPickleOption = Annotated[
     bool, typer.Option(help="Allow loading a pickled model (runs code from the file).")
 ]

@@ -11,6 +11,7 @@ import typer
 from scalepipe.cli.common import (
     AllowPickleOption,
     JsonOption,
+    LogPredictionsOption,
     ModelArgument,
     SparkMasterOption,
     StoreOption,
@@ -123,6 +124,7 @@ def stream_score(
             "in the cache folder, per source and group]."
         ),
     ] = None,
+    log_predictions: LogPredictionsOption = None,
     store: StoreOption = None,
     allow_pickle: AllowPickleOption = False,
     json_output: JsonOption = False,
@@ -173,6 +175,7 @@ def stream_score(
         beam_options=beam_option or (),
         spark_master=spark_master,
         checkpoint=checkpoint,
+        log_predictions=log_predictions,
     )
     if json_output:
         print_json(stats.to_dict())
@@ -184,6 +187,8 @@ def stream_score(
         highlight=False,
         markup=False,
     )
+    if stats.logged is not None:
+        out.print(f"logged {stats.logged:,} predictions to {log_predictions}", highlight=False)
 
 
 @stream_app.command("produce")

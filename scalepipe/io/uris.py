@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 from scalepipe.config import Settings
@@ -85,3 +86,9 @@ def file_schemes() -> set[str]:
     from fsspec.registry import known_implementations
 
     return set(known_implementations)
+
+
+def is_local(filesystem: Any) -> bool:
+    """Whether an fsspec filesystem is the local disk (where a rename is atomic)."""
+    protocol = filesystem.protocol
+    return "file" in ((protocol,) if isinstance(protocol, str) else tuple(protocol))

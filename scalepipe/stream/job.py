@@ -29,6 +29,7 @@ from typing import Any, Literal
 from scalepipe.batch.scoring import ScorePlan
 from scalepipe.config import Settings
 from scalepipe.errors import StreamError
+from scalepipe.io.predlog import PredictionLogWriter
 from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.store.store import ModelStore
 from scalepipe.stream.brokers import check_writer, open_broker, open_writer
@@ -60,6 +61,7 @@ class StreamStats:
     lag: int | None = None
     seconds: float = 0.0
     busy_seconds: float = 0.0  # from the first message read to the last one done
+    logged: int | None = None  # prediction records written (--log-predictions)
     started: float = field(default_factory=time.perf_counter, repr=False)
     first: float | None = field(default=None, repr=False)
 
@@ -111,6 +113,7 @@ def score(
     beam_options: Sequence[str] = (),
     spark_master: str | None = None,
     checkpoint: str | None = None,
+    log_predictions: str | None = None,
 ) -> StreamStats:
     """Score the messages of `source` with `model` and write the results to `sink`, until
     `stop` is set (SIGTERM in the command line), the job is idle for `limits.idle`
@@ -130,6 +133,11 @@ def score(
         raise StreamError(f"--max-wait must be >= 0 ms, not {max_wait * 1000:g}")
     if start not in ("earliest", "latest"):
         raise StreamError(f"--from takes earliest or latest, not {start!r}")
+    if log_predictions and engine != "native":
+        raise StreamError(
+            f"--log-predictions logs on the native engine; on {engine}, write the results "
+            "to a table or Parquet and monitor those"
+        )
     settings = settings or Settings.load()
     source_address = parse(source)
     dead_address: Address | str = (
@@ -165,6 +173,14 @@ def score(
             model=predictor.name, version=predictor.version, source=reader.describe(),
             sink=writer.describe(), dead_letter=dead.describe(),
         )  # fmt: skip
+        log = None
+        if log_predictions:
+            log = prediction_log = PredictionLogWriter(log_predictions, settings=settings)
+
+            def close_log() -> None:  # after the last batch: every record is written
+                stats.logged = prediction_log.close()
+
+            opened.callback(close_log)
         if metrics_port is not None:
             metrics = _Metrics(metrics_port, predictor.name)
             opened.callback(metrics.close)
@@ -173,7 +189,7 @@ def score(
         if refresh:
             predictor.refresh_every(refresh)
         consumer_loop = _Loop(reader, writer, dead, predictor, stats, batch, max_wait, attempts,
-                              metrics)  # fmt: skip
+                              metrics, log)  # fmt: skip
         consumer_loop.run(stop or threading.Event(), limits, on_report, report_every)
     stats.seconds = time.perf_counter() - stats.started
     return stats
@@ -285,8 +301,10 @@ class _Loop:
         max_wait: float,
         attempts: int,
         metrics: _Metrics | None,
+        log: PredictionLogWriter | None = None,
     ) -> None:
         self.reader, self.writer, self.dead = reader, writer, dead
+        self.log = log
         self.predictor = predictor
         self.stats = stats
         self.batch = batch
@@ -412,6 +430,9 @@ class _Loop:
         started = time.perf_counter()
         loaded = self.predictor.current
         outcome = score_messages(messages, loaded, self._plan(loaded))
+        if self.log is not None and outcome.inputs is not None and outcome.scored:
+            self.log.add(loaded.name, loaded.version, [id for id, _ in outcome.results],
+                         outcome.inputs, outcome.scores, time.perf_counter() - started)  # fmt: skip
         done: list[Message] = []
         acked = 0
         if outcome.scored:

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from scalepipe.batch.scoring import ScorePlan, score_batch
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.stream.messages import ID, Message, Refusal, decode, results
@@ -19,6 +22,8 @@ class Outcome:
     scored: list[Message]
     results: list[tuple[str, bytes]]
     refused: list[Refusal]
+    inputs: pa.RecordBatch | None = None  # the scored messages' features (a prediction log)
+    scores: np.ndarray | None = None
 
 
 def stream_plan(loaded: LoadedVersion) -> ScorePlan:
@@ -46,7 +51,9 @@ def score_messages(messages: Sequence[Message], loaded: LoadedVersion, plan: Sco
     ids = decoded.batch.column(ID).to_pylist()
     kept, rejected = _split(decoded.messages, ids, kept_ids, scored.rejected)
     written = results(kept_ids, scores, loaded.name, loaded.version) if kept else []
-    return Outcome(kept, written, [*decoded.refused, *rejected])
+    rows = decoded.batch if scored.kept is None else decoded.batch.filter(scored.kept)
+    inputs = rows.select(list(loaded.names))
+    return Outcome(kept, written, [*decoded.refused, *rejected], inputs, scores)
 
 
 def _split(

@@ -218,7 +218,7 @@ class ParquetResults(RowSink):
     def __init__(self, url: str) -> None:
         import fsspec
 
-        from scalepipe.io.uris import file_schemes
+        from scalepipe.io.uris import file_schemes, is_local
 
         scheme = urlsplit(url).scheme
         if scheme and scheme not in file_schemes():
@@ -228,7 +228,7 @@ class ParquetResults(RowSink):
             )
         self.url = url.rstrip("/")
         self.filesystem, self.root = fsspec.core.url_to_fs(self.url)
-        self.local = "file" in _protocols(self.filesystem)
+        self.local = is_local(self.filesystem)
 
     def write(self, table: pa.Table) -> None:
         import pyarrow.parquet as pq
@@ -249,8 +249,3 @@ class ParquetResults(RowSink):
             if self.filesystem.exists(staging):
                 self.filesystem.rm(staging)
             raise
-
-
-def _protocols(filesystem: Any) -> tuple[str, ...]:
-    protocol = filesystem.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)

@@ -14,20 +14,11 @@ import requests
 
 from scalepipe.io import load
 from scalepipe.store import ModelStore
-from scalepipe.train import train
 from tests.serve.conftest import start_server, wait_for_url
 from tests.test_cli import scalepipe
 
 ROWS = 600
 FEATURES = [f"G{i}" for i in range(1, 11)]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
-    """games:1, trained here: its card holds the training profile and the output's."""
-    store = ModelStore(str(tmp_path_factory.mktemp("monitor") / "models"))
-    train("games", "logistic", plot=False).publish(store, name="games", alias="champion")
-    return store
 
 
 def served_log(store: ModelStore, log: Path, rows: list[dict[str, Any]]) -> Path:

@@ -1,0 +1,106 @@
+"""--log-predictions on batch and stream jobs: a PredictionRecord per row scored, the
+same the server writes, that `scalepipe monitor drift` reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.json as pj
+import pytest
+import redis
+
+from scalepipe.batch import score as batch_score
+from scalepipe.config import Settings
+from scalepipe.errors import DatasetError, StreamError
+from scalepipe.io import load
+from scalepipe.io.warehouse import open_warehouse
+from scalepipe.monitor import drift
+from scalepipe.store import ModelStore
+from scalepipe.stream import Limits, produce
+from scalepipe.stream import score as stream_score
+from tests.test_cli import scalepipe
+
+FEATURES = [f"G{i}" for i in range(1, 11)]
+
+
+def records(log: str) -> pd.DataFrame:
+    if log.startswith("table:"):
+        frame = open_warehouse(Settings.load().warehouse).query(f"SELECT * FROM {log[6:]}")
+        frame["inputs"] = [json.loads(text) for text in frame["inputs"]]
+        return frame
+    if log.endswith(".parquet"):
+        return pd.read_parquet(log)
+    lines: pd.DataFrame = pj.read_json(log).to_pandas()
+    return lines
+
+
+@pytest.mark.parametrize("kind", [".jsonl", ".parquet", "table"])
+def test_a_batch_job_logs_every_row_it_scored(
+    trained: ModelStore, tmp_path: Path, kind: str
+) -> None:
+    log = "table:predlog" if kind == "table" else str(tmp_path / f"log{kind}")
+    games = load("games", rows=3_000, seed=4)
+    games.insert(0, "player", [f"p{i}" for i in range(len(games))])
+    games.to_parquet(tmp_path / "games.parquet")
+    result = batch_score("games", str(tmp_path / "games.parquet"), str(tmp_path / "out"),
+                         keys=["player"], store=trained, log_predictions=log)  # fmt: skip
+    assert result.logged == 3_000
+    logged = records(log).sort_values("id", key=lambda ids: ids.str[1:].astype(int))
+    assert logged["id"].tolist() == games["player"].tolist()
+    assert set(logged["model"]) == {"games"} and set(logged["version"]) == {1}
+    inputs = pd.DataFrame(list(logged["inputs"]))[FEATURES]
+    np.testing.assert_array_equal(inputs.to_numpy(), games[FEATURES].to_numpy(dtype=float))
+    scored = pd.read_parquet(tmp_path / "out").sort_values(
+        "player", key=lambda p: p.str[1:].astype(int)
+    )
+    np.testing.assert_allclose(logged["output"], scored["prediction"], rtol=1e-12)
+    report = drift("games", log, store=trained)
+    assert report.rows == 3_000 and not report.drift
+
+
+def test_the_command_line_logs_and_says_so(trained: ModelStore, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    done = scalepipe("batch", "score", "games", "--store", trained.url,
+                     "--input", "dataset:games?rows=500", "--output", str(tmp_path / "out"),
+                     "--log-predictions", str(log))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"logged 500 predictions to {log}" in done.stdout
+    lines = log.read_text().splitlines()
+    assert len(lines) == 500 and json.loads(lines[0])["id"].endswith(":0")
+
+
+def test_logging_is_refused_on_the_distributed_engines(trained: ModelStore, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="local engine"):
+        batch_score("games", "dataset:games?rows=10", str(tmp_path / "out"), engine="spark",
+                    store=trained, log_predictions=str(tmp_path / "log.jsonl"))  # fmt: skip
+    with pytest.raises(StreamError, match="native engine"):
+        stream_score("games", "kafka://127.0.0.1:9?topic=t", str(tmp_path / "out"),
+                     engine="spark", store=trained, log_predictions=str(tmp_path / "l.jsonl"),
+                     )  # fmt: skip
+
+
+def test_a_stream_job_logs_each_message_it_scored_once_by_its_id(
+    trained: ModelStore,
+    redis_streams: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    produce("dataset:games?rows=800", redis_streams["in"])
+    client: Any = redis.Redis(host="127.0.0.1", port=6379)
+    client.xadd(redis_streams["in_name"], {b"data": b'{"id": "bad", "G1": "x"}'})
+    log = tmp_path / "log.parquet"
+    stats = stream_score("games", redis_streams["in"], redis_streams["out"], batch=300,
+                         attempts=1, store=trained, log_predictions=str(log),
+                         limits=Limits(idle=0.5))  # fmt: skip
+    assert (stats.scored, stats.dead_lettered, stats.logged) == (800, 1, 800)
+    logged = pd.read_parquet(log)
+    assert sorted(logged["id"], key=int) == [str(i) for i in range(800)]
+    games = load("games", rows=800)
+    inputs = pd.DataFrame(list(logged.sort_values("id", key=lambda i: i.astype(int))["inputs"]))
+    np.testing.assert_array_equal(
+        inputs[FEATURES].to_numpy(), games[FEATURES].to_numpy(dtype=float)
+    )
+    assert not drift("games", str(log), store=trained).drift
