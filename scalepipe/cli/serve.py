@@ -54,6 +54,17 @@ def serve(
         Path | None,
         typer.Option(help="Append every prediction to this JSONL file (or .parquet folder)."),
     ] = None,
+    drift_window: Annotated[
+        int,
+        typer.Option(
+            help="Rows per model (and worker) that the drift gauges on /metrics measure "
+            "against the training profile; 0: no gauges.",
+            min=0,
+        ),
+    ] = 10_000,
+    drift_every: Annotated[
+        float, typer.Option(help="Seconds between two drift measures.", min=0.1)
+    ] = 30.0,
     max_connections: Annotated[
         int, typer.Option(help="Open connections per worker; past it new ones get 503.", min=1)
     ] = 1024,
@@ -93,6 +104,8 @@ def serve(
         body_limit=body_limit,
         allow_pickle=allow_pickle,
         log_predictions=log_predictions,
+        drift_window=drift_window,
+        drift_every=drift_every,
         limits=ConnectionLimits(max_connections, request_timeout, keep_alive, header_limit),
         on_ready=lambda url: console.print(
             f"serving on {url}  (docs: {url}/docs"

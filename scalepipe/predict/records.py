@@ -44,7 +44,7 @@ def prediction_records(
     names = model.names
     index = 0
     try:
-        for index, (values, extra, score) in enumerate(_rows(request, names, scores)):
+        for index, (values, extra, score) in enumerate(request_rows(request, names, scores)):
             record_id = f"{request_id}:{index}"
             try:
                 inputs = {
@@ -84,7 +84,7 @@ def _identity(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: record[key] for key in ("time", "model", "version", "id") if key in record}
 
 
-def _rows(
+def request_rows(
     request: Any, names: Sequence[str], scores: Sequence[float]
 ) -> Iterator[tuple[Sequence[Any], int, float]]:
     """(the signature's values, the count of other fields, the score) per scored row."""

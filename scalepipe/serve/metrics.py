@@ -46,7 +46,7 @@ def worker_exited(pid: int) -> None:
 
 
 class Metrics(PeriodicFlush):
-    """Requests by route and status, latency, predictions, loaded model versions.
+    """Requests by route and status, latency, predictions, loaded model versions, drift.
 
     Requests only add to plain dicts; flush() moves the totals into prometheus_client's
     (file-backed, locked) values, from a background thread every FLUSH_SECONDS and
@@ -81,6 +81,35 @@ class Metrics(PeriodicFlush):
             "Loaded model version, per worker process",
             ["model"],
             multiprocess_mode="liveall",
+            registry=self.registry,
+        )
+        # Rolling drift against the training profile (serve/drift.py): the latest measure.
+        self.drift_psi = prometheus_client.Gauge(
+            "scalepipe_drift_psi",
+            "Population stability index of the last rows scored, per model and column",
+            ["model", "column"],
+            multiprocess_mode="mostrecent",
+            registry=self.registry,
+        )
+        self.drift_share = prometheus_client.Gauge(
+            "scalepipe_drift_share",
+            "Share of the model's features that drifted in the last rows scored",
+            ["model"],
+            multiprocess_mode="mostrecent",
+            registry=self.registry,
+        )
+        self.drift = prometheus_client.Gauge(
+            "scalepipe_drift",
+            "1 when the last rows scored drifted (scalepipe monitor drift's verdict)",
+            ["model"],
+            multiprocess_mode="mostrecent",
+            registry=self.registry,
+        )
+        self.drift_rows = prometheus_client.Gauge(
+            "scalepipe_drift_rows",
+            "Rows in the drift window",
+            ["model"],
+            multiprocess_mode="mostrecent",
             registry=self.registry,
         )
         self._requests: dict[tuple[str, int], int] = {}

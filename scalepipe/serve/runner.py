@@ -31,10 +31,14 @@ from types import FrameType
 from typing import Any
 
 from scalepipe.endpoints.auth import ApiKeys
-from scalepipe.endpoints.service import DEFAULT_BODY_LIMIT, Service
+from scalepipe.endpoints.service import DEFAULT_BODY_LIMIT, PredictionHook, Service
 from scalepipe.errors import ServeError
 from scalepipe.predict import Predictor
+from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.serve.app import ServingApp
+from scalepipe.serve.drift import EVERY_SECONDS as DRIFT_EVERY_SECONDS
+from scalepipe.serve.drift import WINDOW as DRIFT_WINDOW
+from scalepipe.serve.drift import DriftGauges
 from scalepipe.serve.limits import ConnectionLimits, limited_protocol
 from scalepipe.serve.metrics import Metrics, multiprocess_folder, worker_exited
 from scalepipe.serve.predlog import PredictionLog
@@ -56,6 +60,8 @@ class ServerOptions:
     body_limit: int = DEFAULT_BODY_LIMIT
     allow_pickle: bool = False
     log_predictions: Path | None = None
+    drift_window: int = DRIFT_WINDOW  # rows per model and worker; 0: no drift gauges
+    drift_every: float = DRIFT_EVERY_SECONDS
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     on_ready: Callable[[str], None] | None = field(default=None, repr=False)
     # Other ASGI apps to serve beside the models, made from the loaded predictors in each
@@ -139,18 +145,24 @@ def serve(options: ServerOptions) -> None:
         metrics = Metrics()
         metrics.start()
         shutdown = [metrics.close]
-        prediction_log = None
+        hooks: list[PredictionHook] = []
         if options.log_predictions is not None:
             prediction_log = PredictionLog(options.log_predictions)
             prediction_log.start()
             shutdown.append(prediction_log.close)
+            hooks.append(prediction_log.record)
+        if options.drift_window > 0:
+            gauges = DriftGauges(metrics, options.drift_window, options.drift_every)
+            gauges.start()
+            shutdown.append(gauges.close)
+            hooks.append(gauges.record)
         service = Service(
             predictors,
             api_keys=api_keys,
             body_limit=options.body_limit,
             on_reload=reload_everywhere,
             metrics=metrics,
-            on_prediction=prediction_log.record if prediction_log else None,
+            on_prediction=_all(hooks),
         )
         mounts = options.mounts(predictors) if options.mounts is not None else None
         return ServingApp(service, on_shutdown=shutdown, mounts=mounts)
@@ -341,6 +353,17 @@ def _run_worker(
     )
     uvicorn.Server(config).run(sockets=[sock])
     sys.stdout.flush()
+
+
+def _all(hooks: list[PredictionHook]) -> PredictionHook | None:
+    if len(hooks) < 2:
+        return hooks[0] if hooks else None
+
+    def every(model: LoadedVersion, request: Any, scores: list[float], seconds: float) -> None:
+        for hook in hooks:
+            hook(model, request, scores, seconds)
+
+    return every
 
 
 def _refresh_all(predictors: list[Predictor]) -> None:

@@ -5,6 +5,7 @@ report opens in headless Chromium and shows every column."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,34 @@ def test_a_log_kept_in_a_warehouse_table_reads_as_the_file_does(
     assert from_table.returncode == from_file.returncode == 1, from_table.stderr
     by_file, by_table = json.loads(from_file.stdout), json.loads(from_table.stdout)
     assert by_table["features"] == by_file["features"] and by_table["rows"] == ROWS
+
+
+@pytest.mark.parametrize(("shifted", "verdict"), [(False, 0.0), (True, 1.0)])
+def test_the_servers_drift_gauges_measure_the_last_rows(
+    trained: ModelStore, shifted: bool, verdict: float
+) -> None:
+    from tests.serve.test_server import _metric
+
+    process = start_server("--store", trained.url, "games", "--workers", "1",
+                           "--drift-every", "0.3")  # fmt: skip
+    url = wait_for_url(process)
+    try:
+        rows = games(seed=25, shifted=shifted)
+        for start in range(0, len(rows), 100):
+            batch = {"instances": rows[start : start + 100]}
+            requests.post(f"{url}/v1/models/games/predict", json=batch, timeout=30)
+        deadline = time.monotonic() + 20
+        while True:
+            text = requests.get(f"{url}/metrics", timeout=10).text
+            if "scalepipe_drift_rows" in text and _metric(text, "scalepipe_drift_rows") == ROWS:
+                break
+            assert time.monotonic() < deadline, "no drift measure within 20 s"
+            time.sleep(0.2)
+        assert _metric(text, "scalepipe_drift", model="games") == verdict
+        assert _metric(text, "scalepipe_drift_share", model="games") == (0.5 if shifted else 0.0)
+        g1 = _metric(text, "scalepipe_drift_psi", model="games", column="G1")
+        g10 = _metric(text, "scalepipe_drift_psi", model="games", column="G10")
+        assert (g1 >= 0.2) is shifted and g10 < 0.2
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0
