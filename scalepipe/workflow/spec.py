@@ -36,6 +36,17 @@ KINDS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     ),
     "score": (("model", "input", "output"), {"keys": None, "on_error": "fail"}),
     "export": (("input", "output"), {}),
+    "drift": (
+        ("model", "log"),
+        {
+            "since": None,
+            "window": None,
+            "stat": "psi",
+            "threshold": None,
+            "share": 0.5,
+            "report": None,
+        },
+    ),
     "run": (("command",), {}),
 }
 COMMON = {"kind", "after", "retries", "retry_delay", "timeout", "when", "or_if_missing", "trigger"}

@@ -1,7 +1,8 @@
 """What each kind of step does, through the library's own calls: `load` a source into a
 warehouse table, `train` and publish a candidate, `evaluate` it (and the champion) on
 held-out rows, `promote` it behind a quality gate, `score` a batch, `export` a source to
-a sink, `run` a shell command. Each returns what the run history records."""
+a sink, measure `drift` (a gate for retraining), `run` a shell command. Each returns
+what the run history records."""
 
 from __future__ import annotations
 
@@ -190,6 +191,35 @@ def _export(params: Mapping[str, Any], context: StepContext) -> Outcome:
     )
 
 
+def _drift(params: Mapping[str, Any], context: StepContext) -> Outcome:
+    """`scalepipe monitor drift` on the model's prediction log. No drift holds the step
+    (the gate of a retraining: the steps after it do not run); drift lets them run."""
+    from pathlib import Path
+
+    from scalepipe.monitor import drift, duration, moment
+    from scalepipe.monitor.report import write_html
+
+    report = drift(
+        params["model"], params["log"],
+        since=moment(str(params["since"])) if params["since"] else None,
+        window=duration(str(params["window"])) if params["window"] else None,
+        statistic=params["stat"], threshold=params["threshold"], share=float(params["share"]),
+        settings=context.settings,
+    )  # fmt: skip
+    if params["report"]:
+        write_html(report, Path(params["report"]))
+    detail = f"{report.model}:{report.version} on {report.rows:,} logged predictions: "
+    if not report.drift:
+        raise GateClosed(detail + "no drift, nothing to retrain")
+    return Outcome(
+        rows=report.rows,
+        model_version=report.version,
+        metrics={"drift_share": report.share},
+        detail=detail + report.verdict,
+        facts={"model": report.model, "version": report.version, "drifted": report.drifted},
+    )
+
+
 def _run(params: Mapping[str, Any], context: StepContext) -> Outcome:
     """A shell command, with the run's variables as SCALEPIPE_* environment variables."""
     environment = os.environ | {f"SCALEPIPE_{key.upper()}": value
@@ -257,5 +287,6 @@ _KINDS: dict[str, Callable[[Mapping[str, Any], StepContext], Outcome]] = {
     "promote": _promote,
     "score": _score,
     "export": _export,
+    "drift": _drift,
     "run": _run,
 }
