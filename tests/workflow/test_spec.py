@@ -45,7 +45,8 @@ def test_the_same_workflow_in_yaml(tmp_path: Path) -> None:
         ({"a": {"kind": "run", "comand": "true"}}, {},
          r"w.toml \[steps.a\]: unknown key\(s\) comand; known: after, command,"),
         ({"a": {"kind": "shell", "command": "true"}}, {},
-         r"\[steps.a\]: kind must be one of load, train, evaluate, promote, score, export, run"),
+         r"\[steps.a\]: kind must be one of load, train, evaluate, promote, score, export, "
+         r"drift, run"),
         ({"a": {"kind": "score", "model": "m"}}, {},
          r"\[steps.a\]: a score step needs input, output"),
         ({"a": {"kind": "run", "command": "true", "after": ["b"]}}, {},
