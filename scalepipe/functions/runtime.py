@@ -29,6 +29,8 @@ log = logging.getLogger("scalepipe.functions")
 MODEL_ENV = "SCALEPIPE_MODEL"
 REFRESH_ENV = "SCALEPIPE_REFRESH_SECONDS"
 KEYS_ENV = "SCALEPIPE_API_KEYS"
+LOG_ENV = "SCALEPIPE_LOG_PREDICTIONS"  # "log" (the default): the platform's log; "off"
+LOG_CHOICES = ("log", "off")
 
 
 class FunctionRuntime:
@@ -54,6 +56,9 @@ class FunctionRuntime:
             if not uri:
                 raise RuntimeError(f"set {MODEL_ENV} to the model URI this function serves")
             keys = [key.strip() for key in self.environ.get(KEYS_ENV, "").split(",")]
+            logging_to = self.environ.get(LOG_ENV) or "log"
+            if logging_to not in LOG_CHOICES:
+                raise RuntimeError(f"{LOG_ENV} takes log or off, not {logging_to!r}")
             started = time.perf_counter()
             predictor = Predictor.load(uri)
             log.info(
@@ -62,7 +67,8 @@ class FunctionRuntime:
                      "seconds": round(time.perf_counter() - started, 4)}
                 )
             )  # fmt: skip
-            self._app = Service([predictor], api_keys=ApiKeys(keys), on_prediction=_log_prediction)
+            hook = _log_prediction if logging_to == "log" else None
+            self._app = Service([predictor], api_keys=ApiKeys(keys), on_prediction=hook)
             self._checked_at = time.monotonic()
         return self._app
 

@@ -283,3 +283,20 @@ def test_every_malformed_event_gets_a_4xx_with_and_without_orjson(
         assert 400 <= answer["statusCode"] < 500, (name, answer)
         assert _body(answer)["success"] is False and _body(answer)["error"]
     assert _statuses_without_orjson(f"{store.url}/games") == statuses
+
+
+@pytest.mark.parametrize(("setting", "lines"), [("log", 1), ("off", 0)])
+def test_the_prediction_records_can_be_turned_off(
+    store: ModelStore, configure: Any, caplog: pytest.LogCaptureFixture, setting: str, lines: int
+) -> None:
+    configure(SCALEPIPE_MODEL=f"{store.url}/games", SCALEPIPE_LOG_PREDICTIONS=setting)
+    with caplog.at_level(logging.INFO, logger="scalepipe.functions"):
+        assert aws_lambda.handler(BOOK_EVENT, None)["statusCode"] == 200
+    said = [json.loads(r.getMessage()) for r in caplog.records if r.name == "scalepipe.functions"]
+    assert len([line for line in said if "inputs" in line]) == lines
+
+
+def test_a_wrong_log_setting_is_named(store: ModelStore, configure: Any) -> None:
+    runtime = configure(SCALEPIPE_MODEL=f"{store.url}/games", SCALEPIPE_LOG_PREDICTIONS="s3")
+    with pytest.raises(RuntimeError, match="SCALEPIPE_LOG_PREDICTIONS takes log or off"):
+        runtime.app()
