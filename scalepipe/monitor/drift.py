@@ -1,14 +1,13 @@
 """Drift of served values against the training profile (scalepipe/train/profile.py).
 
-The reference of a column is its profile's sketch: the training values' quantiles at
-201 even levels, read as a sample of 201 equally weighted values. Against the current
+The reference of a column is its profile's sketch: the training values at 201 even
+quantile levels, read as a sample of 201 equally weighted values. Against the current
 values of the column (what the model was sent, or what it answered) each column gets:
 
 - `psi`: the population stability index over the reference's deciles (a column of few
   values: over those values), proportions smoothed by 1e-4;
 - `ks`: the two-sample Kolmogorov-Smirnov statistic, equal to
-  `scipy.stats.ks_2samp(sketch, current).statistic`, computed from the current values'
-  positions among the 201 points (no sort);
+  `scipy.stats.ks_2samp(sketch, current).statistic`, computed at the 201 points;
 - `js`: the Jensen-Shannon distance (base 2, in [0, 1]) over the PSI's bins;
 - `wasserstein`: the earth mover's distance, equal to
   `scipy.stats.wasserstein_distance(sketch, current)`, and `wasserstein_normed`, divided
@@ -18,7 +17,8 @@ A column drifts when its chosen statistic (`psi` by default) reaches its thresho
 the verdict is drift when the share of drifted features reaches `share` (0.5), or the
 output drifted. The thresholds are effect sizes, not p-values: with a million rows a
 p-value flags differences nobody cares about, and the same data resampled must not
-raise an alarm.
+raise an alarm. Each column's current values are sorted once; the rest are searches
+of the 201 points in them and passes over them, two columns at a time.
 """
 
 from __future__ import annotations
