@@ -13,6 +13,7 @@ every core: a million records take about a second on two cores.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from scalepipe.monitor.drift import OUTPUT, MonitorError
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TIME = pa.timestamp("us", tz="UTC")
+CHUNK_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -69,57 +71,92 @@ def read_log(
     settings: Settings | None = None,
 ) -> Logged:
     """The records of `model` in `log` from `since` on; with `window`, only the last
-    `window` of them (ending at the newest record)."""
-    table = _read(log, settings)
-    missing = {"time", "model", "inputs", "output"} - set(table.schema.names)
-    if missing:
-        raise MonitorError(
-            f"{log} is not a prediction log: it has no {', '.join(sorted(missing))} column"
-        )
-    table = table.filter(pc.equal(table.column("model"), model))
-    if "error" in table.schema.names:
-        failed = pc.is_valid(table.column("error"))
-        errors = int(pc.sum(failed).as_py() or 0)
-        table = table.filter(pc.invert(failed))
-    else:
-        errors = 0
-    times = _times(table.column("time"))
-    keep = pc.is_valid(times)
-    if since is not None:
-        keep = pc.and_(keep, pc.greater_equal(times, pa.scalar(since, _TIME)))
-    table, times = table.filter(keep), times.filter(keep)
-    if window is not None and len(table):
-        newest = pc.max(times).as_py()
-        keep = pc.greater(times, pa.scalar(newest - window, _TIME))
+    `window` of them (ending at the newest record). The log is read a part at a time (a
+    Parquet batch, 64 MB of JSON Lines, a table's batch) and only the model's rows are
+    kept, as numbers: memory follows the rows compared, not the log's size."""
+    parts: list[_Part] = []
+    errors = 0
+    for table in _tables(log, model, settings):
+        if "model" not in table.schema.names:
+            raise MonitorError(f"{log} is not a prediction log: it has no model column")
+        table = table.filter(pc.equal(table.column("model"), model))
+        if "error" in table.schema.names:
+            failed = pc.is_valid(table.column("error"))
+            errors += int(pc.sum(failed).as_py() or 0)
+            table = table.filter(pc.invert(failed))
+        if not len(table):  # a part with none of the model's predictions (errors only, say)
+            continue
+        missing = {"time", "inputs", "output"} - set(table.schema.names)
+        if missing:
+            raise MonitorError(
+                f"{log} is not a prediction log: it has no {', '.join(sorted(missing))} column"
+            )
+        times = _times(table.column("time"))
+        keep = pc.is_valid(times)
+        if since is not None:
+            keep = pc.and_(keep, pc.greater_equal(times, pa.scalar(since, _TIME)))
         table, times = table.filter(keep), times.filter(keep)
-    inputs = _inputs(table.column("inputs"))
+        if len(table):
+            parts.append(_Part.of(table, times, features))
+    times = np.concatenate([part.times for part in parts]) if parts else np.zeros(0, "int64")
+    keep = np.ones(len(times), dtype=bool)
+    if window is not None and len(times):
+        keep = times > times.max() - window // timedelta(microseconds=1)
     columns = {
-        name: _floats(inputs.field(name)) if name in _fields(inputs) else _nothing(len(table))
-        for name in features
-    }
-    columns[OUTPUT] = _floats(table.column("output"))
-    versions = (
-        sorted(set(table.column("version").to_pylist())) if "version" in table.schema.names else []
-    )
+        name: np.concatenate([part.columns[name] for part in parts])[keep] if parts
+        else np.zeros(0)
+        for name in [*features, OUTPUT]
+    }  # fmt: skip
+    kept = times[keep]
     return Logged(
         columns=columns,
-        rows=len(table),
+        rows=len(kept),
         errors=errors,
-        versions=[int(v) for v in versions if v is not None],
-        start=pc.min(times).as_py() if len(table) else None,
-        end=pc.max(times).as_py() if len(table) else None,
+        versions=sorted(set().union(*(part.versions for part in parts))),
+        start=_moment(kept.min()) if len(kept) else None,
+        end=_moment(kept.max()) if len(kept) else None,
     )
 
 
-def _read(log: str, settings: Settings | None) -> pa.Table:
+@dataclass(frozen=True)
+class _Part:
+    times: np.ndarray  # microseconds since the epoch
+    columns: dict[str, np.ndarray]
+    versions: set[int]
+
+    @classmethod
+    def of(cls, table: pa.Table, times: pa.Array, features: list[str]) -> _Part:
+        inputs = _inputs(table.column("inputs"))
+        present = _fields(inputs)
+        columns = {
+            name: _floats(inputs.field(name)) if name in present else _nothing(len(table))
+            for name in features
+        }
+        columns[OUTPUT] = _floats(table.column("output"))
+        versions: set[int] = set()
+        if "version" in table.schema.names:
+            versions = {
+                int(v) for v in pc.unique(table.column("version")).to_pylist() if v is not None
+            }
+        microseconds = times.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return cls(np.asarray(microseconds, dtype=np.int64), columns, versions)
+
+
+def _moment(microseconds: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(microseconds))
+
+
+def _tables(log: str, model: str, settings: Settings | None) -> Iterator[pa.Table]:
     if log.startswith("table:"):
         from scalepipe.io.warehouse import check_identifier, open_warehouse
 
         name = check_identifier(log.removeprefix("table:"))
         warehouse = open_warehouse((settings or Settings.load()).warehouse)
-        return pa.Table.from_pandas(
-            warehouse.query(f'SELECT * FROM "{name}"'), preserve_index=False
-        )
+        quoted = model.replace("'", "''")
+        sql = f"SELECT * FROM \"{name}\" WHERE model = '{quoted}'"
+        for batch in warehouse.read_batches(sql):
+            yield pa.Table.from_batches([batch])
+        return
     import fsspec
 
     filesystem, path = fsspec.core.url_to_fs(log)
@@ -128,14 +165,40 @@ def _read(log: str, settings: Settings | None) -> pa.Table:
     if filesystem.isdir(path):
         import pyarrow.dataset as ds
 
-        return ds.dataset(path, filesystem=filesystem, format="parquet").to_table()
+        dataset = ds.dataset(path, filesystem=filesystem, format="parquet")
+        wanted = ["time", "model", "version", "inputs", "output", "error"]
+        columns = [name for name in wanted if name in dataset.schema.names]
+        if "model" not in columns:
+            raise MonitorError(f"{log} is not a prediction log: it has no model column")
+        for batch in dataset.to_batches(columns=columns, filter=ds.field("model") == model):
+            yield pa.Table.from_batches([batch])
+        return
+    yield from _json_lines(log, filesystem, path)
+
+
+def _json_lines(log: str, filesystem: Any, path: str) -> Iterator[pa.Table]:
+    """JSON Lines, CHUNK_BYTES at a time, each cut at its last whole line."""
     import pyarrow.json as pj
 
+    rest = b""
     with filesystem.open(path, "rb") as handle:
-        try:
-            return pj.read_json(handle, parse_options=pj.ParseOptions(newlines_in_values=False))
-        except pa.ArrowInvalid as error:
-            raise MonitorError(f"{log} is not a JSON Lines prediction log: {error}") from error
+        while True:
+            data = handle.read(CHUNK_BYTES)
+            chunk = rest + data
+            if not data:
+                rest = b""
+            else:
+                cut = chunk.rfind(b"\n") + 1
+                chunk, rest = chunk[:cut], chunk[cut:]
+            if chunk.strip():
+                try:
+                    yield pj.read_json(pa.BufferReader(chunk))
+                except pa.ArrowInvalid as error:
+                    raise MonitorError(
+                        f"{log} is not a JSON Lines prediction log: {error}"
+                    ) from error
+            if not data:
+                return
 
 
 def _times(column: pa.ChunkedArray) -> pa.Array:

@@ -104,3 +104,34 @@ def test_a_stream_job_logs_each_message_it_scored_once_by_its_id(
         inputs[FEATURES].to_numpy(), games[FEATURES].to_numpy(dtype=float)
     )
     assert not drift("games", str(log), store=trained).drift
+
+
+def test_a_log_is_read_a_part_at_a_time_keeping_the_models_rows_in_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scalepipe.monitor import logs
+
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    lines = []
+    for second in range(300):
+        at = (start + timedelta(seconds=second)).isoformat(timespec="milliseconds")
+        inputs = {name: (second + index) % 2 for index, name in enumerate(FEATURES)}
+        lines.append({"time": at, "model": "games", "version": 1 + second // 200,
+                      "id": f"r:{second}", "inputs": inputs, "output": second / 300})  # fmt: skip
+        lines.append({"time": at, "model": "other", "id": f"o:{second}",
+                      "inputs": {"x": second}, "output": 0.5})  # fmt: skip
+        if second % 60 == 0:
+            lines.append({"time": at, "model": "games", "id": f"e:{second}", "error": "bad"})
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    monkeypatch.setattr(logs, "CHUNK_BYTES", 1_000)  # a hundred parts, cut mid-line
+    everything = logs.read_log(str(log), "games", FEATURES)
+    assert (everything.rows, everything.errors, everything.versions) == (300, 5, [1, 2])
+    np.testing.assert_array_equal(everything.columns["output"], np.arange(300) / 300)
+    np.testing.assert_array_equal(everything.columns["G2"], (np.arange(300) + 1) % 2)
+    later = logs.read_log(str(log), "games", FEATURES, since=start + timedelta(seconds=100))
+    assert later.rows == 200 and later.start == start + timedelta(seconds=100)
+    last = logs.read_log(str(log), "games", FEATURES, window=timedelta(seconds=60))
+    assert last.rows == 60 and last.end == start + timedelta(seconds=299)
