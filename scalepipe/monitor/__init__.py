@@ -16,7 +16,7 @@ from scalepipe.monitor.drift import (
     Statistic,
     measure,
 )
-from scalepipe.monitor.logs import duration, moment, read_log
+from scalepipe.monitor.times import duration, moment
 from scalepipe.store import ModelStore, ModelURI
 
 __all__ = [
@@ -48,6 +48,8 @@ def drift(
 ) -> DriftReport:
     """The drift of `model`'s logged predictions in `log` against its training profile
     (the card's only: the model itself is not loaded)."""
+    from scalepipe.monitor.logs import read_log  # pyarrow: not in the model server's image
+
     settings = settings or Settings.load()
     ref = ModelURI.parse(model)
     models = (

@@ -12,7 +12,6 @@ every core: a million records take about a second on two cores.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,8 +24,6 @@ import pyarrow.compute as pc
 from scalepipe.config import Settings
 from scalepipe.monitor.drift import OUTPUT, MonitorError
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TIME = pa.timestamp("us", tz="UTC")
 CHUNK_BYTES = 64 << 20
 
@@ -41,24 +38,6 @@ class Logged:
     versions: list[int]
     start: datetime | None
     end: datetime | None
-
-
-def duration(text: str) -> timedelta:
-    """`90s`, `15m`, `1h`, `7d`, `2w` (or several: `1h30m`)."""
-    found = _DURATION.findall(text.strip().lower())
-    if not found or _DURATION.sub("", text.strip().lower()).strip():
-        raise MonitorError(f"a duration is like 90s, 15m, 1h, 7d or 2w, not {text!r}")
-    return sum((timedelta(**{_UNITS[unit]: float(amount)}) for amount, unit in found), timedelta())
-
-
-def moment(text: str, now: datetime | None = None) -> datetime:
-    """An ISO 8601 time (UTC when it names no zone), or a duration ago (`24h`)."""
-    now = now or datetime.now(UTC)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return now - duration(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def read_log(
