@@ -111,8 +111,8 @@ def score(
         raise DatasetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if log_predictions and engine != "local":
         raise DatasetError(
-            f"--log-predictions logs on the local engine; on {engine}, score into a sink "
-            "and monitor that (scalepipe monitor drift reads tables and Parquet)"
+            f"--log-predictions logs on the local engine only, not yet on {engine}: score "
+            "with --engine local to log the predictions"
         )
     settings = settings or Settings.load()
     run_id = check_run_id(run_id or new_run_id())

@@ -135,8 +135,8 @@ def score(
         raise StreamError(f"--from takes earliest or latest, not {start!r}")
     if log_predictions and engine != "native":
         raise StreamError(
-            f"--log-predictions logs on the native engine; on {engine}, write the results "
-            "to a table or Parquet and monitor those"
+            f"--log-predictions logs on the native engine only, not yet on {engine}: score "
+            "with --engine native to log the predictions"
         )
     settings = settings or Settings.load()
     source_address = parse(source)
