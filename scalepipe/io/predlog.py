@@ -15,6 +15,7 @@ SIGTERM) loses no record; a write that fails is reported when the job ends.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -25,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from scalepipe.config import Settings
@@ -132,11 +132,12 @@ class PredictionLogWriter:
             return
         if self.kind == "table":
             inputs = table.column("inputs").to_pylist()
-            text = pa.array([orjson.dumps(row).decode() for row in inputs], pa.string())
+            text = pa.array([_json(row) for row in inputs], pa.string())
             rows = table.set_column(table.schema.get_field_index("inputs"), "inputs", text)
             self._warehouse.append(self._table, [rows], replacing=("id", []))
         else:
-            lines = b"".join(orjson.dumps(row) + b"\n" for row in table.to_pylist())
+            # The standard library's json: the batch and workflow installs have no orjson.
+            lines = "".join(_json(row) + "\n" for row in table.to_pylist()).encode()
             with self._filesystem.open(self._root, "ab") as handle:
                 handle.write(lines)
         self.records += table.num_rows
@@ -171,12 +172,22 @@ def _records(batch: _Batch) -> pa.Table:
         "version": pa.array(np.full(rows, batch.version, dtype=np.int64)),
         "id": batch.ids.cast(pa.string()),
         "inputs": inputs,
-        "output": pa.array(batch.outputs),
+        "output": _numbers(batch.outputs),
         "latency_ms": pa.array(np.full(rows, batch.latency_ms)),
     })  # fmt: skip
 
 
-def _numbers(column: pa.Array) -> pa.Array:
+def _numbers(column: Any) -> pa.Array:
+    """Numbers as float64, NaN as null (JSON has no NaN)."""
+    import pyarrow.compute as pc
+
+    if isinstance(column, np.ndarray):
+        column = pa.array(column)
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
-    return column.cast(pa.float64())
+    numbers = column.cast(pa.float64())
+    return pc.if_else(pc.is_nan(numbers), pa.scalar(None, pa.float64()), numbers)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
