@@ -54,6 +54,14 @@ def serve(
         Path | None,
         typer.Option(help="Append every prediction to this JSONL file (or .parquet folder)."),
     ] = None,
+    drain_delay: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to keep serving after SIGTERM with /readyz answering 503, so "
+            "that a load balancer's health check takes the server out first.",
+            min=0,
+        ),
+    ] = 0.0,
     drift_window: Annotated[
         int,
         typer.Option(
@@ -104,6 +112,7 @@ def serve(
         body_limit=body_limit,
         allow_pickle=allow_pickle,
         log_predictions=log_predictions,
+        drain_delay=drain_delay,
         drift_window=drift_window,
         drift_every=drift_every,
         limits=ConnectionLimits(max_connections, request_timeout, keep_alive, header_limit),

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scalepipe.deploy.plan import API_KEYS_FILE, PORT, USER_ID, DeployPlan
+from scalepipe.deploy.plan import API_KEYS_FILE, DRAIN_DELAY_SECONDS, PORT, USER_ID, DeployPlan
 from scalepipe.errors import PackageError
 
 API_KEYS_SECRET = "scalepipe-api-keys"
@@ -84,7 +84,10 @@ def manifests(plan: DeployPlan, *, api_keys: bool = True) -> dict[str, dict[str,
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": PRE_STOP_SECONDS + DRAIN_SECONDS + 5,
+                    "terminationGracePeriodSeconds": PRE_STOP_SECONDS
+                    + DRAIN_DELAY_SECONDS
+                    + DRAIN_SECONDS
+                    + 5,
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": USER_ID,

@@ -20,6 +20,11 @@ API_KEYS_ENV = "SCALEPIPE_API_KEYS"  # where ECS puts the secret's value
 MODEL_FROM = ("bundle", "store")
 _NAME = re.compile(r"[^a-z0-9-]+")
 
+# Seconds a container keeps serving after SIGTERM, /readyz answering 503, so that a load
+# balancer's health check (HAProxy, an ALB target group) takes it out before it closes
+# its connections: a request sent on a keep-alive connection as it closed would fail.
+DRAIN_DELAY_SECONDS = 2
+
 
 @dataclass(frozen=True)
 class DeployPlan:
@@ -45,7 +50,7 @@ class DeployPlan:
         """The arguments of `scalepipe serve` in the container; `api_keys`: "file" (a
         mounted Secret), "env" (an injected variable) or None (an open server)."""
         args = ["serve", "--host", host, "--port", port, "--workers", str(self.workers)]
-        args += ["--store", self.store_url]
+        args += ["--store", self.store_url, "--drain-delay", str(DRAIN_DELAY_SECONDS)]
         if self.model_from == "store":
             args += ["--refresh", str(self.refresh_seconds)]
         if api_keys == "file":

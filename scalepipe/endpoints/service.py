@@ -65,6 +65,7 @@ class Service:
         self.api_keys = api_keys or ApiKeys()
         self.body_limit = body_limit
         self.on_prediction = on_prediction
+        self.draining = False  # told to stop: /readyz says so while requests are still served
         self.on_reload = on_reload
         self.metrics = metrics
         self._request_ids = itertools.count(1)
@@ -232,6 +233,8 @@ class Service:
 
     def readyz(self, request: Request) -> Response:
         versions = {name: p.version for name, p in self.predictors.items()}
+        if self.draining:
+            return json_response(503, {"status": "draining", "models": versions})
         return json_response(200, {"status": "ready", "models": versions})
 
     def prometheus(self, request: Request) -> Response:

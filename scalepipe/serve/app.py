@@ -40,6 +40,10 @@ class ServingApp:
         self.on_shutdown = list(on_shutdown)
         self.mounts = Mounts(mounts, service.api_keys, service.body_limit) if mounts else None
 
+    def drain(self) -> None:
+        """Told to stop: /readyz answers 503 while requests are still served."""
+        self.service.draining = True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)

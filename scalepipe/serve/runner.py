@@ -60,6 +60,11 @@ class ServerOptions:
     body_limit: int = DEFAULT_BODY_LIMIT
     allow_pickle: bool = False
     log_predictions: Path | None = None
+    # Seconds between SIGTERM and the drain during which /readyz answers 503 and requests
+    # are still served, so that a load balancer's health check takes the server out before
+    # it closes its connections (a request on a keep-alive connection closed under it
+    # would fail).
+    drain_delay: float = 0.0
     drift_window: int = DRIFT_WINDOW  # rows per model and worker; 0: no drift gauges
     drift_every: float = DRIFT_EVERY_SECONDS
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
@@ -178,6 +183,7 @@ def serve(options: ServerOptions) -> None:
             names,
             limits=options.limits,
             on_reload=lambda: _refresh_all(predictors),
+            drain_delay=options.drain_delay,
         )
     for predictor in predictors:
         predictor.close()
@@ -193,11 +199,13 @@ def run_workers(
     *,
     limits: ConnectionLimits | None = None,
     on_reload: Callable[[], None] | None = None,
+    drain_delay: float = 0.0,
 ) -> None:
     """Run `make_app()`'s ASGI app in `workers` forked uvicorn processes, one socket each.
 
     `on_reload` runs in the supervisor on SIGHUP, so that workers it starts later load
-    what the running ones reloaded to.
+    what the running ones reloaded to. `drain_delay`: seconds a worker keeps serving after
+    SIGTERM, its app told to drain (`app.drain()`: /readyz answers 503), before it stops.
     """
     if workers < 1:
         raise ServeError(f"--workers must be 1 or more, got {workers}")
@@ -214,6 +222,7 @@ def run_workers(
             what,
             limits or ConnectionLimits(),
             on_reload,
+            drain_delay,
         ).run()
     finally:
         reservation.close()
@@ -230,7 +239,9 @@ class _Supervisor:
         what: str,
         limits: ConnectionLimits,
         on_reload: Callable[[], None] | None,
+        drain_delay: float = 0.0,
     ) -> None:
+        self.drain_delay = drain_delay
         self.make_app = make_app
         self.limits = limits
         self.on_reload = on_reload
@@ -267,7 +278,7 @@ class _Supervisor:
             code = 1
             try:
                 _exit_with_parent(supervisor)
-                _run_worker(self.make_app, self.host, self.port, self.limits)
+                _run_worker(self.make_app, self.host, self.port, self.limits, self.drain_delay)
                 code = 0
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
@@ -329,7 +340,11 @@ def _exit_with_parent(supervisor: int) -> None:
 
 
 def _run_worker(
-    make_app: Callable[[], Any], host: str, port: int, limits: ConnectionLimits
+    make_app: Callable[[], Any],
+    host: str,
+    port: int,
+    limits: ConnectionLimits,
+    drain_delay: float = 0.0,
 ) -> None:
     import uvicorn
 
@@ -351,7 +366,25 @@ def _run_worker(
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    drain = getattr(app, "drain", None)
+
+    class DrainingServer(uvicorn.Server):
+        """On the first SIGTERM, tells the app to drain and goes on serving for
+        `drain_delay` seconds before uvicorn's own graceful shutdown."""
+
+        delayed = False
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if drain_delay > 0 and drain is not None and not self.delayed:
+                self.delayed = True
+                drain()
+                later = threading.Timer(drain_delay, super().handle_exit, (sig, frame))
+                later.daemon = True
+                later.start()
+                return
+            super().handle_exit(sig, frame)
+
+    DrainingServer(config).run(sockets=[sock])
     sys.stdout.flush()
 
 

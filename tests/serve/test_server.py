@@ -388,3 +388,19 @@ def test_promoting_under_load_fails_no_request_and_mixes_no_versions(
     for _, header, text in seen:
         assert json.loads(text)["response"] == repr(answers[int(header)])
     assert {header for _, header, _ in seen} == {"1", "2"}
+
+
+def test_after_sigterm_the_drain_delay_keeps_serving_while_readyz_says_draining(
+    serve_models: Callable[..., Server],
+) -> None:
+    server = serve_models("games", "--workers", "1", "--drain-delay", "1.5")
+    session = requests.Session()  # a kept-alive connection, as a load balancer's
+    assert session.get(f"{server.url}/readyz", timeout=10).status_code == 200
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    ready = session.get(f"{server.url}/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["status"] == "draining"
+    answer = session.get(server.url, params=BOOK_PARAMS, timeout=10)
+    assert answer.status_code == 200 and answer.json()["success"]
+    assert server.process.poll() is None  # still up within the delay
+    assert server.process.wait(timeout=30) == 0
