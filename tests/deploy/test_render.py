@@ -98,7 +98,7 @@ def test_heroku_gets_the_books_procfile_on_todays_stack(
     folder = rendered(deploy_store, "heroku", tmp_path / "app", "games@champion", ui=True)
     assert (folder / "Procfile").read_text() == (
         "web: scalepipe serve --host 0.0.0.0 --port $PORT --workers ${WEB_CONCURRENCY:-2} "
-        "--store model_store --ui games:1\n"
+        "--store model_store --drain-delay 2 --ui games:1\n"
     )
     assert (folder / ".python-version").read_text() == "3.11\n"
     requirements = (folder / "requirements.txt").read_text().splitlines()
