@@ -63,9 +63,6 @@ class PredictionLogWriter:
         self._thread = threading.Thread(target=self._run, name="prediction log", daemon=True)
         self._thread.start()
 
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": self.path}
-
     def add(
         self,
         model: str,

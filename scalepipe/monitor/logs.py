@@ -169,6 +169,9 @@ def _json_lines(log: str, filesystem: Any, path: str) -> Iterator[pa.Table]:
             else:
                 cut = chunk.rfind(b"\n") + 1
                 chunk, rest = chunk[:cut], chunk[cut:]
+                if len(rest) > CHUNK_BYTES:  # a record is at most 64 kB (predict/records.py)
+                    raise MonitorError(f"{log} has a line of over {CHUNK_BYTES >> 20} MB: "
+                                       "not a JSON Lines prediction log")  # fmt: skip
             if chunk.strip():
                 try:
                     yield pj.read_json(pa.BufferReader(chunk))

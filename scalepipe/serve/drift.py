@@ -3,7 +3,7 @@ per model and, every `every` seconds, measures them against the model's training
 profile (scalepipe/monitor), as `scalepipe monitor drift` does.
 
 Requests only append (model, request, scores) to a list of at most SAMPLE entries per
-interval (past it they are counted and skipped: a sample is enough for a distribution,
+interval (past it they are skipped: a sample is enough for a distribution,
 and the server's speed does not depend on it); the background thread turns them into
 rows. With several workers each measures its own share of the traffic, and the gauges
 show the most recent measure (prometheus_client's `mostrecent` multiprocess mode).
@@ -65,7 +65,6 @@ class DriftGauges(PeriodicFlush):
         self.metrics = metrics
         self.size = window
         self._pending: list[tuple[LoadedVersion, Any, list[float]]] = []
-        self._skipped = 0
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
@@ -75,13 +74,10 @@ class DriftGauges(PeriodicFlush):
         """The hot path: keep the request if this interval's sample has room."""
         if len(self._pending) < SAMPLE:
             self._pending.append((model, request, scores))
-        else:
-            self._skipped += 1
 
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-            self._skipped = 0
             added = 0
             for model, request, scores in pending:
                 if not model.card.profile or added >= self.size:  # a window's worth at most

@@ -135,3 +135,15 @@ def test_a_log_is_read_a_part_at_a_time_keeping_the_models_rows_in_the_window(
     assert later.rows == 200 and later.start == start + timedelta(seconds=100)
     last = logs.read_log(str(log), "games", FEATURES, window=timedelta(seconds=60))
     assert last.rows == 60 and last.end == start + timedelta(seconds=299)
+
+
+def test_a_line_longer_than_a_part_is_refused_not_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scalepipe.monitor import MonitorError, logs
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"model": "games", "inputs": {"G1": "' + "x" * 5_000 + '"}}\n')
+    monkeypatch.setattr(logs, "CHUNK_BYTES", 1_000)
+    with pytest.raises(MonitorError, match="a line of over"):
+        logs.read_log(str(log), "games", FEATURES)
