@@ -96,4 +96,4 @@ def _log_prediction(
     """One PredictionRecord a line, as the server's prediction log writes them: the book's
     advice for watching drift (CloudWatch and Cloud Logging keep the lines)."""
     for record in prediction_records(model, request, scores, seconds, time.time()):
-        log.info(to_line(record).rstrip("\n"))
+        log.info(to_line(record).decode().rstrip("\n"))

@@ -78,17 +78,19 @@ def record_row(
 
 
 def text_number_rows(lines: Sequence[Sequence[str]]) -> list[list[float]] | None:
-    """Rows of texts (a CSV body's) as floats when every text is a plain, finite number;
-    else None. Texts seen before cost one dict lookup each."""
+    """Rows of texts (a CSV body's) as floats when every value is a text of a plain, finite
+    number; else None. Texts seen before cost one dict lookup each."""
     known = _TEXT_NUMBERS
     try:
         return [[known[text] for text in line] for line in lines]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: a value that is no text (a list, say)
         pass
     rows = []
     for line in lines:
         row = []
         for text in line:
+            if type(text) is not str:
+                return None
             number = known.get(text)
             if number is None:
                 if not text or not _plain_decimal(text):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,21 +31,31 @@ MAX_RECORD_BYTES = 64 << 10
 
 
 def prediction_records(
-    model: LoadedVersion, request: Any, scores: Sequence[float], seconds: float, at: float
+    model: LoadedVersion,
+    request: Any,
+    scores: Sequence[float],
+    seconds: float,
+    at: float,
+    *,
+    request_id: str | None = None,
+    time_text: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The records of one scored request: a record, a list of them, or rows under columns."""
+    """The records of one scored request: a record, a list of them, or rows under columns.
+    `request_id` (16 hex digits) and `time_text` (`at` as record_time gives it) are drawn
+    and formatted here unless the caller has them (a writer doing thousands at once)."""
     base = {
-        "time": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
+        "time": time_text or record_time(at),
         "model": model.name,
         "version": model.version,
     }
-    request_id = uuid.uuid4().hex[:16]
+    request_id = request_id or uuid.uuid4().hex[:16]
     latency_ms = seconds * 1000.0
     names = model.names
-    index = 0
+    index = 0  # of the row being read: an error reading a row names it, not the one before
     try:
-        for index, (values, extra, score) in enumerate(request_rows(request, names, scores)):
+        for values, extra, score in request_rows(request, names, scores):
             record_id = f"{request_id}:{index}"
+            index += 1
             try:
                 inputs = {
                     name: coerce_value(name, value, model.accepts_missing)
@@ -64,20 +74,32 @@ def prediction_records(
         yield error_record(base | {"id": f"{request_id}:{index}"}, error)
 
 
+def record_time(at: float) -> str:
+    """A record's time: ISO 8601 in UTC to the millisecond."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+
+
 def error_record(base: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
     return {**base, "error": f"{type(error).__name__}: {str(error)[:200]}"}
 
 
-def to_line(record: dict[str, Any]) -> str:
-    """One JSON line of at most MAX_RECORD_BYTES; an error record if the record is not."""
+def to_line(
+    record: dict[str, Any], encode: Callable[[dict[str, Any]], bytes] | None = None
+) -> bytes:
+    """One JSON line of at most MAX_RECORD_BYTES; an error record if the record is not.
+    `encode`: a faster JSON encoder than the standard library's (orjson, where installed)."""
     try:
-        line = json.dumps(record, separators=(",", ":"), allow_nan=False)
+        line = (encode or _standard_json)(record)
     except (TypeError, ValueError, RecursionError) as error:
-        return to_line(error_record(_identity(record), error))
+        return to_line(error_record(_identity(record), error), encode)
     if len(line) > MAX_RECORD_BYTES:
         too_big = ValueError(f"the record is {len(line):,} bytes, over {MAX_RECORD_BYTES:,}")
-        return to_line(error_record(_identity(record), too_big))
-    return line + "\n"
+        return to_line(error_record(_identity(record), too_big), encode)
+    return line + b"\n"
+
+
+def _standard_json(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _identity(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from scalepipe.predict import Predictor
 from scalepipe.predict.predictor import LoadedVersion
-from scalepipe.serve.predlog import PredictionLog
+from scalepipe.predict.records import prediction_records, record_time
+from scalepipe.predict.requests import Columns, Records, Rows
+from scalepipe.serve.predlog import PredictionLog, encode, encoded_times
 from scalepipe.store import ModelStore
 from tests import models
 from tests.conftest import small_disk
@@ -91,3 +98,73 @@ def test_a_request_whose_shape_cannot_be_read_is_one_error_record(
     rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [row.get("output") for row in rows] == [0.1, None, 0.4]
     assert "AttributeError" in rows[1]["error"]
+
+
+def test_requests_of_every_shape_are_written_as_prediction_records_describes_them(
+    games: LoadedVersion,
+) -> None:
+    """The server writes plain records a column at a time and the rest one by one; either
+    way each line is the record prediction_records gives (numbers as the model scored
+    them, NaN as null), with a fresh request id and the row's index."""
+    missing_allowed = replace(games, accepts_missing=True)
+    names = games.names
+    numbers = {name: float(value) for name, value in BOOK.items()}
+    requests: list[tuple[LoadedVersion, Any]] = [
+        (games, BOOK),
+        (games, Records([BOOK | {"note": "not a feature"}])),
+        (games, Records([BOOK, numbers, BOOK | {"G3": "0.25", "G4": 2, "G5": True}])),
+        (games, [BOOK, numbers]),
+        (games, Rows([[1] * 10, [0.5] * 10])),
+        (games, Rows([[0] * 10], columns=list(names))),
+        (games, Columns({name: [1, 0, 1] for name in names} | {"x": [7, 7, 7]})),
+        (missing_allowed, Records([BOOK | {"G2": None}, BOOK])),
+        (games, [BOOK, "not a record"]),
+        (games, Records([{"G1": "1"}])),
+        (games, Records([BOOK | {"G7": [[1]]}])),
+        (missing_allowed, BOOK),
+    ]
+    spread = random.Random(7)
+    pending = [
+        (1.7e9 + index + spread.random(), model, request,
+         [spread.random() for _ in range(_rows(request))], spread.random() / 100)
+        for index, (model, request) in enumerate(requests)
+    ]  # fmt: skip
+    lines = [json.loads(line) for line in encode(pending)]
+
+    expected = []
+    for at, model, request, scores, seconds in pending:
+        for record in prediction_records(model, request, scores, seconds, at):
+            if "inputs" in record:
+                record["inputs"] = {k: None if v != v else v for k, v in record["inputs"].items()}
+            expected.append(record)
+    assert len(lines) == len(expected) == 20
+
+    def without_id(record: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in record.items() if k != "id"}, sort_keys=True)
+
+    assert sorted(map(without_id, lines)) == sorted(map(without_id, expected))
+    by_request: dict[str, list[str]] = {}
+    for line in lines:
+        by_request.setdefault(line["time"], []).append(line["id"])
+    assert len(by_request) == len(requests)
+    prefixes = set()
+    for (_, _, request, _, _), time in zip(pending, sorted(by_request), strict=True):
+        ids = sorted(by_request[time], key=lambda i: int(i.split(":")[1]))
+        prefix = ids[0].split(":")[0]
+        assert re.fullmatch("[0-9a-f]{16}", prefix) and prefix not in prefixes
+        prefixes.add(prefix)
+        assert ids == [f"{prefix}:{row}" for row in range(_rows(request))]
+
+
+def test_times_are_written_as_record_time_writes_them() -> None:
+    """A millisecond's edges included: rounded to the microsecond first, as datetime."""
+    spread = random.Random(3)
+    times = [1.7e9 + spread.random() * 1e8 for _ in range(5_000)]
+    times += [float(int(t)) + ms / 1000 + delta for t in times[:500]
+              for ms in (0, 999, 1000) for delta in (-6e-7, -4e-7, 0.0, 4e-7)]  # fmt: skip
+    written = [f"{text.decode()}+00:00" for text in encoded_times(np.array(times))]
+    assert written == [record_time(at) for at in times]
+
+
+def _rows(request: Any) -> int:
+    return 1 if isinstance(request, dict) else len(request)
