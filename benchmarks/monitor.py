@@ -11,12 +11,16 @@ Parquet log and from a JSON Lines log; Evidently 0.7's DataDriftPreset against t
 (.venv-evidently: `make bench` makes it).
 (2) `scalepipe serve games`, 2 workers, one-row GETs at 64 connections with wrk: as it
 comes (rolling drift gauges on), with --log-predictions (a JSON Lines file), and without
-the drift gauges; alternated three times.
+the drift gauges; alternated five times. Throughput at saturation on a shared 2-core
+machine swings by 10-20 % from run to run, more than the cost measured, so each run
+also reports the server's CPU time per request (all its processes, from /proc) and the
+log writer's CPU time per record (its /metrics counter): their ratio is the log's
+share of the server's work.
 
 Goals: the drift report <= 1 s and >= 50x Evidently; logging costs <= 5 % of req/s.
 The model is trained here, so its card holds the profile the gauges measure against.
 
-    python benchmarks/monitor.py [--rows 1000000] [--seconds 10] [--no-serving]
+    python benchmarks/monitor.py [--rows 1000000] [--seconds 10] [--rounds 5] [--no-serving]
 """
 
 from __future__ import annotations
@@ -169,8 +173,14 @@ def drift_cases(rows: int) -> list[tuple[str, float, float, int]]:
     return results
 
 
-def serving_cases(seconds: int) -> dict[str, list[float]]:
-    from serve import free_port, wait_until_up, wrk
+LOG_CPU = "scalepipe_prediction_log_cpu_seconds_total"
+LOG_RECORDS = "scalepipe_prediction_log_records_total"
+
+
+def serving_cases(seconds: int, rounds: int) -> dict[str, list[dict[str, float]]]:
+    """Per case and round: req/s, the server's CPU per request (all its processes), and
+    with the log, its writer's CPU per record (from /metrics)."""
+    from serve import free_port, group_cpu_seconds, wait_until_up, wrk
 
     from scalepipe.io import load
     from scalepipe.store import ModelStore
@@ -185,12 +195,12 @@ def serving_cases(seconds: int) -> dict[str, list[float]]:
         "with --log-predictions": ["--log-predictions", "{log}"],
         "without drift gauges (--drift-window 0)": ["--drift-window", "0"],
     }
-    rates: dict[str, list[float]] = {name: [] for name in cases}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         store = ModelStore(str(folder / "models"))
         trained.publish(store, name="games", alias="champion")  # with the training profile
-        for round_ in range(3):
+        for round_ in range(rounds):
             for name, extra in cases.items():
                 port = free_port()
                 log = str(folder / f"log-{round_}.jsonl")
@@ -198,24 +208,51 @@ def serving_cases(seconds: int) -> dict[str, list[float]]:
                            "--store", store.url, "--workers", "2", "--port", str(port),
                            *(part.format(log=log) for part in extra)]  # fmt: skip
                 server = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL)  # fmt: skip
+                                          stderr=subprocess.DEVNULL,
+                                          start_new_session=True)  # fmt: skip
                 try:
                     url = f"http://127.0.0.1:{port}/?{query}"
                     wait_until_up(url, server)
                     wrk(url, 64, 2)  # warm-up
-                    rates[name].append(wrk(url, 64, seconds)["rate"])
+                    time.sleep(1.5)  # the warm-up's log written
+                    before = _log_counters(port), sum(group_cpu_seconds(server.pid).values())
+                    got = wrk(url, 64, seconds)
+                    time.sleep(1.5)  # the run's log written
+                    after = _log_counters(port), sum(group_cpu_seconds(server.pid).values())
                 finally:
                     server.terminate()
                     server.wait(timeout=60)
+                result = {"rate": got["rate"],
+                          "cpu_us": (after[1] - before[1]) / got["requests"] * 1e6}  # fmt: skip
+                records = after[0][LOG_RECORDS] - before[0][LOG_RECORDS]
+                if records:
+                    result["log_us"] = (after[0][LOG_CPU] - before[0][LOG_CPU]) / records * 1e6
+                runs[name].append(result)
                 time.sleep(1)
-                print(f"{name}, round {round_ + 1}: {rates[name][-1]:,.0f} req/s", flush=True)
-    return rates
+                print(f"{name}, round {round_ + 1}: {result['rate']:,.0f} req/s, "
+                      f"{result['cpu_us']:.0f} us CPU a request"
+                      + (f", the log {result['log_us']:.1f} us a record" if records else ""),
+                      flush=True)  # fmt: skip
+    return runs
+
+
+def _log_counters(port: int) -> dict[str, float]:
+    import requests
+
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = {LOG_CPU: 0.0, LOG_RECORDS: 0.0}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in found:
+            found[name] = float(value)
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternated serving runs")
     parser.add_argument("--no-serving", action="store_true")
     options = parser.parse_args()
     results = drift_cases(options.rows)
@@ -228,15 +265,24 @@ def main() -> None:
               f"{slowest / seconds:.1f}x |")  # fmt: skip
     if options.no_serving:
         return
-    rates = serving_cases(options.seconds)
-    base = statistics.median(rates["without --log-predictions"])
-    print("\nServing games, 2 workers, one-row GETs, 64 connections (median of 3 runs)\n")
-    print("| case | req/s (median) | runs | vs without |")
-    print("|---|---:|---|---:|")
-    for name, values in rates.items():
-        median = statistics.median(values)
-        runs = ", ".join(f"{value:,.0f}" for value in values)
-        print(f"| scalepipe serve {name} | {median:,.0f} | {runs} | {median / base:.1%} |")
+    runs = serving_cases(options.seconds, options.rounds)
+    median = {name: {key: statistics.median(run[key] for run in values if key in run)
+                     for key in values[0]} for name, values in runs.items()}  # fmt: skip
+    base = median["without --log-predictions"]
+    print(f"\nServing games, 2 workers, one-row GETs, 64 connections "
+          f"(median of {options.rounds} alternated runs)\n")  # fmt: skip
+    print("| case | req/s (median) | runs | vs without | server CPU us a request | vs without |")
+    print("|---|---:|---|---:|---:|---:|")
+    for name, values in runs.items():
+        rates = ", ".join(f"{run['rate']:,.0f}" for run in values)
+        rate, cpu = median[name]["rate"], median[name]["cpu_us"]
+        print(f"| scalepipe serve {name} | {rate:,.0f} | {rates} | {rate / base['rate']:.1%} "
+              f"| {cpu:.0f} | {cpu / base['cpu_us']:.1%} |")  # fmt: skip
+    logged = median["with --log-predictions"]
+    print(
+        f"\nThe prediction log's writer: {logged['log_us']:.1f} us CPU a record (median), "
+        f"{logged['log_us'] / base['cpu_us']:.1%} of the server's CPU a request without it."
+    )
 
 
 if __name__ == "__main__":

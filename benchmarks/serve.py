@@ -86,11 +86,13 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
         command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    served = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
     return {
         "rate": rate,
+        "requests": served,
         "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
         "errors": float(errors.group(1)) if errors else 0.0,
     }

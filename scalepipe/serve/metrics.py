@@ -112,6 +112,22 @@ class Metrics(PeriodicFlush):
             multiprocess_mode="mostrecent",
             registry=self.registry,
         )
+        # The prediction log (serve/predlog.py): what it wrote, lost, and cost its thread.
+        self.log_records = prometheus_client.Counter(
+            "scalepipe_prediction_log_records",
+            "Prediction records written to --log-predictions",
+            registry=self.registry,
+        )
+        self.log_lost = prometheus_client.Counter(
+            "scalepipe_prediction_log_lost",
+            "Prediction records dropped because the log could not be written (a full disk)",
+            registry=self.registry,
+        )
+        self.log_cpu = prometheus_client.Counter(
+            "scalepipe_prediction_log_cpu_seconds",
+            "CPU seconds the prediction log's writer thread spent on its records",
+            registry=self.registry,
+        )
         self._requests: dict[tuple[str, int], int] = {}
         self._latencies: dict[str, list[float]] = {}  # per route: bucket counts..., sum
         self._predictions: dict[str, int] = {}

@@ -38,15 +38,21 @@ from scalepipe.serve.background import PeriodicFlush
 
 if TYPE_CHECKING:
     from scalepipe.predict.predictor import LoadedVersion
+    from scalepipe.serve.metrics import Metrics
 
 log = logging.getLogger("scalepipe.serve")
 FLUSH_SECONDS = 1.0
 
 
 class PredictionLog(PeriodicFlush):
-    def __init__(self, path: Path, flush_seconds: float = FLUSH_SECONDS) -> None:
+    """`metrics`: where to count the records written and lost, and the writer's CPU time."""
+
+    def __init__(
+        self, path: Path, flush_seconds: float = FLUSH_SECONDS, metrics: Metrics | None = None
+    ) -> None:
         super().__init__("prediction log", flush_seconds)
         self.path = path
+        self.metrics = metrics
         self.parquet = path.suffix == ".parquet"
         if self.parquet:
             path.mkdir(parents=True, exist_ok=True)
@@ -64,21 +70,30 @@ class PredictionLog(PeriodicFlush):
 
     def flush(self) -> int:
         with self._lock:
-            pending, self._pending = self._pending, []
-            lines = encode(pending)
-            if not lines:
-                return 0
-            try:
-                self._write(lines)
-            except OSError as error:
-                self._report_loss(error, len(lines))
-                return 0
-            if self._lost:
-                log.warning(
-                    "prediction log %s: writing again (%d records were lost)", self.path, self._lost
-                )
-                self._lost = 0
-            return len(lines)
+            started = time.thread_time()
+            written = self._flush()
+            if self.metrics is not None:
+                self.metrics.log_cpu.inc(time.thread_time() - started)
+            return written
+
+    def _flush(self) -> int:
+        pending, self._pending = self._pending, []
+        lines = encode(pending)
+        if not lines:
+            return 0
+        try:
+            self._write(lines)
+        except OSError as error:
+            self._report_loss(error, len(lines))
+            return 0
+        if self.metrics is not None:
+            self.metrics.log_records.inc(len(lines))
+        if self._lost:
+            log.warning(
+                "prediction log %s: writing again (%d records were lost)", self.path, self._lost
+            )
+            self._lost = 0
+        return len(lines)
 
     def _report_loss(self, error: OSError, count: int) -> None:
         if not self._lost:
@@ -89,6 +104,8 @@ class PredictionLog(PeriodicFlush):
                 error.strerror or error,
             )
         self._lost += count
+        if self.metrics is not None:
+            self.metrics.log_lost.inc(count)
 
     def _write(self, lines: list[bytes]) -> None:
         if self.parquet:

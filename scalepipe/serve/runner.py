@@ -152,7 +152,7 @@ def serve(options: ServerOptions) -> None:
         shutdown = [metrics.close]
         hooks: list[PredictionHook] = []
         if options.log_predictions is not None:
-            prediction_log = PredictionLog(options.log_predictions)
+            prediction_log = PredictionLog(options.log_predictions, metrics=metrics)
             prediction_log.start()
             shutdown.append(prediction_log.close)
             hooks.append(prediction_log.record)

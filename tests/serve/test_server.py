@@ -19,6 +19,7 @@ import requests
 from scalepipe.predict import Predictor
 from scalepipe.quickstart import HOUSE
 from scalepipe.serve.metrics import FLUSH_SECONDS
+from scalepipe.serve.predlog import FLUSH_SECONDS as LOG_FLUSH_SECONDS
 from scalepipe.store import ModelStore
 from tests import models
 from tests.serve.conftest import API_KEY, Server, start_server
@@ -284,6 +285,7 @@ def test_every_prediction_is_logged_and_none_lost_on_sigterm(
 ) -> None:
     log_path = tmp_path / f"predictions{suffix}"
     server = serve_models("games", "housing", "--log-predictions", str(log_path))
+    serving = time.monotonic()
     for _ in range(25):
         requests.get(server.url, params=BOOK_PARAMS, headers={"Connection": "close"}, timeout=10)
     columns = list(HOUSE)
@@ -292,6 +294,14 @@ def test_every_prediction_is_logged_and_none_lost_on_sigterm(
     }
     requests.post(f"{server.url}/v1/models/housing/predict", json=split, timeout=10)
     requests.get(server.url, params={"G1": "1"}, timeout=10)  # refused: not a prediction
+    time.sleep(2.5 * LOG_FLUSH_SECONDS)  # each worker's log writes within a second
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert _metric(text, "scalepipe_prediction_log_records_total") == 29
+    assert _metric(text, "scalepipe_prediction_log_lost_total") == 0
+    # One writer thread per worker (2): at most their time up, and the first flush's
+    # imports (pyarrow's for Parquet) make it more than nothing.
+    cpu = _metric(text, "scalepipe_prediction_log_cpu_seconds_total")
+    assert 0 < cpu < 2 * (time.monotonic() - serving)
     assert server.stop() == 0
     if suffix == ".parquet":
         import pandas as pd
