@@ -250,6 +250,28 @@ def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def _wasserstein_sorted(reference: np.ndarray, current: np.ndarray) -> float:
+    """The same integral over the quantile functions, which are steps at i/n and j/m:
+    each current value pairs with the reference value whose step it starts in, and the
+    n - 1 steps that begin inside a current value's share are corrected for. Positions
+    are counted in units of 1/(n m), so that every boundary is an exact integer."""
+    n, m = len(reference), len(current)
+    if m < n:  # a current value's share may hold several reference steps: merge instead
+        return _wasserstein_merged(reference, current)
+    starts = (np.arange(n + 1, dtype=np.int64) * m + n - 1) // n  # first j of each step
+    starts[-1] = m
+    gaps = np.repeat(reference, np.diff(starts))
+    np.subtract(current, gaps, out=gaps)
+    total = float(np.sum(np.abs(gaps, out=gaps))) * n
+    steps = np.arange(1, n, dtype=np.int64) * m
+    inside = steps % n != 0
+    owner = steps[inside] // n  # the current value whose share holds that step's start
+    after = ((owner + 1) * n - steps[inside]).astype(np.float64)
+    value, below, above = current[owner], reference[:-1][inside], reference[1:][inside]
+    total += float(np.sum(after * (np.abs(value - above) - np.abs(value - below))))
+    return total / (n * m)
+
+
+def _wasserstein_merged(reference: np.ndarray, current: np.ndarray) -> float:
     """Both samples merged in order without a sort (the reference's points inserted where
     they go); between two neighbours of the merged values each CDF is the count of its
     values up to the left one (ties make intervals of width 0, which add nothing)."""

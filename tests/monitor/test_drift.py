@@ -53,6 +53,23 @@ def test_ks_and_wasserstein_equal_scipys(seed: int) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("n", "m"),
+    [(201, 201), (201, 402), (201, 1_005), (201, 100), (5, 7), (7, 5), (1, 3), (201, 99_991)],
+)
+def test_wasserstein_equals_scipys_whatever_the_two_sizes(n: int, m: int) -> None:
+    """Current values' shares that hold several reference steps, none, or begin exactly
+    on one (m a multiple of n), with ties and without."""
+    rng = np.random.default_rng(n * m)
+    for reference, now in [
+        (rng.normal(0.0, 1.0, n), rng.normal(0.2, 1.1, m)),
+        (rng.integers(0, 4, n).astype(float), rng.integers(0, 6, m).astype(float)),
+    ]:
+        assert wasserstein(reference, now) == pytest.approx(
+            stats.wasserstein_distance(reference, now), rel=1e-12
+        )
+
+
 def test_against_a_profile_ks_is_scipys_on_the_sketch_and_close_to_the_training_rows() -> None:
     rng = np.random.default_rng(7)
     frame = training(rng)
