@@ -126,7 +126,7 @@ def test_a_log_is_read_a_part_at_a_time_keeping_the_models_rows_in_the_window(
             lines.append({"time": at, "model": "games", "id": f"e:{second}", "error": "bad"})
     log = tmp_path / "log.jsonl"
     log.write_bytes(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
-    monkeypatch.setattr(logs, "CHUNK_BYTES", 1_000)  # a hundred parts, cut mid-line
+    monkeypatch.setattr(logs, "BATCH_ROWS", 7)  # a hundred parts
     everything = logs.read_log(str(log), "games", FEATURES)
     assert (everything.rows, everything.errors, everything.versions) == (300, 5, [1, 2])
     np.testing.assert_array_equal(everything.columns["output"], np.arange(300) / 300)
@@ -137,13 +137,62 @@ def test_a_log_is_read_a_part_at_a_time_keeping_the_models_rows_in_the_window(
     assert last.rows == 60 and last.end == start + timedelta(seconds=299)
 
 
-def test_a_line_longer_than_a_part_is_refused_not_buffered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_line_over_the_largest_a_record_can_be_is_refused_not_buffered(tmp_path: Path) -> None:
     from scalepipe.monitor import MonitorError, logs
 
     log = tmp_path / "log.jsonl"
-    log.write_text('{"model": "games", "inputs": {"G1": "' + "x" * 5_000 + '"}}\n')
-    monkeypatch.setattr(logs, "CHUNK_BYTES", 1_000)
-    with pytest.raises(MonitorError, match="a line of over"):
+    with log.open("w") as handle:
+        handle.write('{"model": "games", "inputs": {"G1": 1}}\n' * 10)
+        handle.write(
+            '{"model": "games", "inputs": {"G1": "' + "x" * 3 * logs.MAX_LINE_BYTES + '"}}\n'
+        )
+    with pytest.raises(MonitorError, match="a line of over 16 MB"):
         logs.read_log(str(log), "games", FEATURES)
+
+
+def test_values_that_are_not_numbers_count_as_missing(tmp_path: Path) -> None:
+    from scalepipe.monitor import logs
+
+    time = "2026-12-01T00:00:00.000+00:00"
+    lines = [{"time": time, "model": "games", "inputs": inputs, "output": 0.5}
+             for inputs in ({"G1": "x", "G2": 1}, {"G1": 2.5}, {"G1": [1]})]  # fmt: skip
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    logged = logs.read_log(str(tmp_path / "log.jsonl"), "games", FEATURES)
+    np.testing.assert_array_equal(logged.columns["G1"], [np.nan, 2.5, np.nan])
+    np.testing.assert_array_equal(logged.columns["G2"], [1.0, np.nan, np.nan])
+    assert np.isnan(logged.columns["G3"]).all()
+
+
+def test_a_file_that_is_not_json_lines_is_refused(tmp_path: Path) -> None:
+    from scalepipe.monitor import MonitorError, logs
+
+    (tmp_path / "log.jsonl").write_text('{"model": "games", "inputs": {"G1": 1}}\nnot json\n')
+    with pytest.raises(MonitorError, match=r"not a JSON Lines prediction log.*Malformed JSON"):
+        logs.read_log(str(tmp_path / "log.jsonl"), "games", FEATURES)
+
+
+@pytest.mark.parametrize("kind", ["log.jsonl", "log.parquet"])
+def test_a_log_in_a_bucket_reads_as_the_same_log_on_disk(
+    s3_store: str, tmp_path: Path, kind: str
+) -> None:
+    """JSON Lines through DuckDB given the bucket's filesystem, Parquet through Arrow's."""
+    import fsspec
+
+    from scalepipe.monitor import logs
+
+    rows = [{"time": f"2026-12-01T00:00:{second:02d}.000+00:00", "model": "games", "version": 1,
+             "id": f"r:{second}", "inputs": {name: (second * index) % 3 for index, name in
+             enumerate(FEATURES)}, "output": second / 60} for second in range(60)]  # fmt: skip
+    local = tmp_path / kind
+    if kind.endswith(".jsonl"):
+        local.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    else:
+        local.mkdir()
+        pd.DataFrame(rows).to_parquet(local / "part-0.parquet")
+    remote = f"{s3_store}/{kind}"
+    fsspec.core.url_to_fs(remote)[0].put(str(local), remote.removeprefix("s3://"), recursive=True)
+    on_disk = logs.read_log(str(local), "games", FEATURES)
+    in_bucket = logs.read_log(remote, "games", FEATURES)
+    assert in_bucket.rows == on_disk.rows == 60 and in_bucket.end == on_disk.end
+    for name in [*FEATURES, "output"]:
+        np.testing.assert_array_equal(in_bucket.columns[name], on_disk.columns[name])
