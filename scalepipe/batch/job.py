@@ -17,15 +17,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from scalepipe.batch.local import Counts, OnScored
-from scalepipe.batch.scoring import OnError, Scored, ScorePlan
+from scalepipe.batch.scoring import OnError, ScorePlan, log_scored
 from scalepipe.config import Settings
 from scalepipe.errors import DatasetError, InvalidInput, ScalepipeError
-from scalepipe.io.predlog import PredictionLogWriter
+from scalepipe.io.predlog import PredictionLogWriter, is_parquet_log
 from scalepipe.io.sinks import check_run_id, writing
 from scalepipe.io.uris import open_sink, open_source
 from scalepipe.predict.predictor import Predictor
@@ -109,10 +105,16 @@ def score(
     """
     if engine not in ENGINES:
         raise DatasetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if log_predictions and engine != "local":
+    if log_predictions and engine == "beam":
         raise DatasetError(
-            f"--log-predictions logs on the local engine only, not yet on {engine}: score "
-            "with --engine local to log the predictions"
+            "--log-predictions logs on the local and spark engines, not yet on beam: score "
+            "with --engine local or spark to log the predictions"
+        )
+    if log_predictions and engine == "spark" and not is_parquet_log(log_predictions):
+        raise DatasetError(
+            "on the spark engine --log-predictions writes a folder of Parquet files (a "
+            f"PATH ending in .parquet, local or in a bucket: each task writes its own), not "
+            f"{log_predictions}"
         )
     settings = settings or Settings.load()
     run_id = check_run_id(run_id or new_run_id())
@@ -133,7 +135,7 @@ def score(
         log = PredictionLogWriter(log_predictions, settings=settings) if log_predictions else None
         try:
             counts = _run_local(source, sink, dead_sink, loaded.scorer, plan, workers,
-                                on_progress, _logging(log, plan) if log else None)  # fmt: skip
+                                on_progress, log_scored(log, plan) if log else None)  # fmt: skip
         finally:
             if log is not None:
                 logged = log.close()
@@ -141,7 +143,9 @@ def score(
         counts = _run_distributed(
             engine, input, source, sink, dead_sink, predictor, plan, settings,
             spark_master=spark_master, beam_runner=beam_runner, beam_options=beam_options,
+            log_predictions=log_predictions,
         )  # fmt: skip
+        logged = counts.logged if log_predictions else None
     return BatchResult(
         model=loaded.name,
         version=loaded.version,
@@ -156,28 +160,6 @@ def score(
         seconds=time.perf_counter() - started,
         logged=logged,
     )
-
-
-def _logging(log: PredictionLogWriter, plan: ScorePlan) -> OnScored:
-    """Hands each scored batch's records to the log: the scored rows' features and ids."""
-    features = list(plan.features)
-
-    def on_scored(batch: pa.RecordBatch, offset: int, scored: Scored, seconds: float) -> None:
-        rows = batch if scored.kept is None else batch.filter(scored.kept)
-        if rows.num_rows == 0:
-            return
-        if plan.keys:
-            texts = [rows.column(key).cast(pa.string()) for key in plan.keys]
-            ids = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, ":")
-        else:
-            numbers = np.arange(offset, offset + batch.num_rows)
-            if scored.kept is not None:
-                numbers = numbers[np.asarray(scored.kept)]
-            ids = pa.array([f"{plan.run_id}:{number}" for number in numbers.tolist()])
-        log.add(plan.model, plan.version, ids, rows.select(features),
-                scored.output.column("prediction"), seconds)  # fmt: skip
-
-    return on_scored
 
 
 def _feature_rows(
@@ -255,15 +237,21 @@ def _run_distributed(
     spark_master: str | None,
     beam_runner: str | None,
     beam_options: Sequence[str],
+    log_predictions: str | None = None,
 ) -> Counts:
     text = input if isinstance(input, str) else None
+    logged = 0
     try:
         if engine == "spark":
             from scalepipe.batch.spark import run_spark
 
             def run() -> tuple[int, int, int]:
-                return run_spark(text, source, sink, dead_sink, predictor, plan,
-                                 master=spark_master, warehouse=settings.warehouse)  # fmt: skip
+                nonlocal logged
+                rows_in, rows_out, rejected, logged = run_spark(
+                    text, source, sink, dead_sink, predictor, plan, master=spark_master,
+                    warehouse=settings.warehouse, log_predictions=log_predictions,
+                )  # fmt: skip
+                return rows_in, rows_out, rejected
         else:
             from scalepipe.batch.beam import run_beam
 
@@ -279,7 +267,7 @@ def _run_distributed(
         rows_in, rows_out, rejected = run()
     except Exception as error:
         raise _worker_error(error) from error
-    return Counts(rows_in, rows_out, rejected)
+    return Counts(rows_in, rows_out, rejected, logged)
 
 
 def _worker_error(error: Exception) -> Exception:

@@ -32,6 +32,7 @@ class Counts:
     rows_in: int = 0
     rows_out: int = 0
     rejected: int = 0
+    logged: int = 0  # prediction records written by the workers (a distributed engine)
 
 
 def run_local(

@@ -10,18 +10,23 @@ the output rows and, apart, the rejected input rows with the reason for each.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scalepipe.errors import DatasetError, InvalidInput
 from scalepipe.io.plain import CONSTANT, plain_column, plain_field
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.predict.scorers import Scorer
 from scalepipe.types import Source
+
+if TYPE_CHECKING:
+    from scalepipe.io.predlog import PredictionLogWriter
 
 OnError = Literal["fail", "skip", "dead-letter"]
 PREDICTION = "prediction"
@@ -276,3 +281,30 @@ def _reasons(batch: pa.RecordBatch, matrix: np.ndarray, valid: np.ndarray, plan:
         return f"feature {name!r} must be a finite number, got {shown}"
 
     return reason
+
+
+def log_scored(
+    log: PredictionLogWriter, plan: ScorePlan, prefix: str | None = None
+) -> Callable[[pa.RecordBatch, int, Scored, float], None]:
+    """Hands each scored batch's records to a prediction log: the scored rows' features,
+    their ids (the key columns joined by `:`; without keys, `PREFIX:ROW` where the
+    prefix is the run id, and the row the batch's `offset` plus its place)."""
+    features = list(plan.features)
+    prefix = prefix or plan.run_id
+
+    def on_scored(batch: pa.RecordBatch, offset: int, scored: Scored, seconds: float) -> None:
+        rows = batch if scored.kept is None else batch.filter(scored.kept)
+        if rows.num_rows == 0:
+            return
+        if plan.keys:
+            texts = [rows.column(key).cast(pa.string()) for key in plan.keys]
+            ids = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, ":")
+        else:
+            numbers = np.arange(offset, offset + batch.num_rows)
+            if scored.kept is not None:
+                numbers = numbers[np.asarray(scored.kept)]
+            ids = pa.array([f"{prefix}:{number}" for number in numbers.tolist()])
+        log.add(plan.model, plan.version, ids, rows.select(features),
+                scored.output.column(PREDICTION), seconds)  # fmt: skip
+
+    return on_scored

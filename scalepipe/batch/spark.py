@@ -12,6 +12,7 @@ on the driver.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from scalepipe import spark as shared_spark
-from scalepipe.batch.scoring import ScorePlan, constant_text, score_batch
+from scalepipe.batch.scoring import Scored, ScorePlan, constant_text, log_scored, score_batch
 from scalepipe.batch.workers import (
     model_files,
     open_on_worker,
@@ -54,8 +55,10 @@ def run_spark(
     *,
     master: str | None = None,
     warehouse: str | None = None,
-) -> tuple[int, int, int]:
-    """Score on Spark; return rows in, rows out and rejected rows."""
+    log_predictions: str | None = None,
+) -> tuple[int, int, int, int]:
+    """Score on Spark; return rows in, rows out, rejected rows and prediction records
+    logged (`log_predictions`: a Parquet folder each task writes its own files into)."""
     spark = spark_session(master)
     frame = _read(spark, source_text, source, warehouse)
     schema = plan.read_schema(_arrow_schema(frame.schema), source)
@@ -65,12 +68,12 @@ def run_spark(
     shipped = context.broadcast(model_files(predictor))
     output_schema = plan.output_schema(schema)
     rejected_schema = plan.rejected_schema(schema)
-    counted = {"in": context.accumulator(0), "rejected": context.accumulator(0)}
+    counted = {name: context.accumulator(0) for name in ("in", "rejected", "logged")}
+    log = _Log(log_predictions, counted["logged"])
 
     def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loaded = worker_model(shipped.value)
-        for batch in batches:
-            scored = score_batch(batch, loaded.scorer, plan)
+        for batch, scored in log.scored(batches, loaded.scorer, plan):
             counted["in"].add(batch.num_rows)
             counted["rejected"].add(scored.rejected_rows)
             yield scored.output
@@ -81,12 +84,49 @@ def run_spark(
             _write(scored, sink, output_schema, plan.run_id)
             # Accumulators count a retried task twice; none is retried in local mode.
             rows_in, rejected = counted["in"].value, counted["rejected"].value
-            return rows_in, rows_in - rejected, rejected
-        return _with_dead_letters(
-            frame, shipped, plan, sink, dead_sink, output_schema, rejected_schema
+            return rows_in, rows_in - rejected, rejected, counted["logged"].value
+        counts = _with_dead_letters(
+            frame, shipped, plan, sink, dead_sink, output_schema, rejected_schema, log
         )
+        return (*counts, counted["logged"].value)
     finally:
         shipped.unpersist()
+
+
+class _Log:
+    """--log-predictions on the executors: each task writes the records of the rows it
+    scored into a Parquet file of its own in the log's folder (ids without keys are
+    RUN_ID:PARTITION:ROW) and adds their count to the job's. A task that fails after
+    writing and is retried logs its rows again: readers see them twice."""
+
+    def __init__(self, path: str | None, logged: Any) -> None:
+        self.path = path
+        self.logged = logged
+
+    def scored(
+        self, batches: Iterator[pa.RecordBatch], scorer: Any, plan: ScorePlan
+    ) -> Iterator[tuple[pa.RecordBatch, Scored]]:
+        if self.path is None:
+            for batch in batches:
+                yield batch, score_batch(batch, scorer, plan)
+            return
+        from pyspark import TaskContext
+
+        from scalepipe.io.predlog import PredictionLogWriter
+
+        writer = PredictionLogWriter(self.path)
+        partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
+        on_scored = log_scored(writer, plan, f"{plan.run_id}:{partition}")
+        offset = 0
+        try:
+            for batch in batches:
+                started = time.perf_counter()
+                scored = score_batch(batch, scorer, plan)
+                on_scored(batch, offset, scored, time.perf_counter() - started)
+                offset += batch.num_rows
+                yield batch, scored
+        finally:
+            self.logged.add(writer.close())
 
 
 def _with_dead_letters(
@@ -97,6 +137,7 @@ def _with_dead_letters(
     dead_sink: Sink,
     output_schema: pa.Schema,
     rejected_schema: pa.Schema,
+    log: _Log,
 ) -> tuple[int, int, int]:
     """Scored rows and rejected ones from one pass over the input: both kinds in one
     cached DataFrame, told apart by a column, then written each to its sink."""
@@ -104,8 +145,7 @@ def _with_dead_letters(
 
     def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loaded = worker_model(shipped.value)
-        for batch in batches:
-            scored = score_batch(batch, loaded.scorer, plan)
+        for _, scored in log.scored(batches, loaded.scorer, plan):
             yield _tag(scored.output, "out", tagged)
             if scored.rejected is not None:
                 yield _tag(scored.rejected, "dead", tagged)

@@ -47,13 +47,17 @@ class _Batch:
     at: float
 
 
+def is_parquet_log(path: str) -> bool:
+    """Whether `path` names a log written as a folder of Parquet files."""
+    return not path.startswith("table:") and path.rstrip("/").endswith(".parquet")
+
+
 class PredictionLogWriter:
     def __init__(self, path: str, *, settings: Settings | None = None) -> None:
         self.path = path.rstrip("/")
         self.kind = (
-            "table" if path.startswith("table:")
-            else "parquet" if self.path.endswith(".parquet") else "jsonl"
-        )  # fmt: skip
+            "table" if path.startswith("table:") else "parquet" if is_parquet_log(path) else "jsonl"
+        )
         self._settings = settings
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=PENDING_BATCHES)
         self._parts: list[pa.Table] = []

@@ -117,6 +117,56 @@ def test_spark_follows_on_error_as_the_local_engine(store: ModelStore, tmp_path:
     assert len(letters["spark"]) == 3
 
 
+@pytest.mark.parametrize("on_error", ["skip", "dead-letter"])
+def test_spark_logs_each_scored_row_as_the_local_engine_does(
+    store: ModelStore, tmp_path: Path, on_error: str
+) -> None:
+    """Each task writes its own Parquet files into the log's folder: together, one record
+    per scored row (the rejected rows have none), the same as the local engine's."""
+    source = str(bad_rows_file(tmp_path))
+    policy = on_error if on_error == "skip" else f"dead-letter:{tmp_path / 'dead'}"
+    results, logs = {}, {}
+    for engine in ("local", "spark"):
+        logs[engine] = str(tmp_path / f"{engine}-log.parquet")
+        results[engine] = score("games", source, str(tmp_path / engine), keys=["user_id"],
+                                engine=engine, on_error=policy, log_predictions=logs[engine],
+                                run_id=engine)  # fmt: skip
+    assert results["spark"].logged == results["local"].logged == 497
+    logged = {engine: pd.read_parquet(log).sort_values("id", ignore_index=True)
+              for engine, log in logs.items()}  # fmt: skip
+    assert logged["spark"]["id"].tolist() == logged["local"]["id"].tolist()
+    assert len(set(logged["spark"]["id"])) == 497
+    for engine in logged:
+        inputs = pd.DataFrame(list(logged[engine]["inputs"]))
+        assert inputs.notna().all().all() and set(inputs.columns) == {f"G{i}" for i in range(1, 11)}
+        scored = read_run(tmp_path / engine, engine).sort_values("user_id", ignore_index=True)
+        by_id = logged[engine].set_index("id")["output"]
+        np.testing.assert_allclose(by_id[scored["user_id"].astype(str)], scored["prediction"],
+                                   rtol=1e-12)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(list(logged["spark"]["inputs"])), pd.DataFrame(list(logged["local"]["inputs"]))
+    )
+
+
+def test_spark_logs_rows_without_keys_by_run_partition_and_row(
+    store: ModelStore, games_parquet: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "log.parquet"
+    result = score("games", str(games_parquet), str(tmp_path / "out"), engine="spark",
+                   run_id="nightly", log_predictions=str(log))  # fmt: skip
+    ids = pd.read_parquet(log)["id"]
+    assert result.logged == len(ids) == len(set(ids)) == 12_000
+    assert ids.str.fullmatch(r"nightly:\d+:\d+").all()
+
+
+def test_spark_logs_to_a_parquet_folder_only(store: ModelStore, tmp_path: Path) -> None:
+    for log in (str(tmp_path / "log.jsonl"), "table:predlog"):
+        with pytest.raises(DatasetError, match="a folder of Parquet files"):
+            score("games", "dataset:games?rows=10", str(tmp_path / "out"), engine="spark",
+                  log_predictions=log)  # fmt: skip
+    assert not (tmp_path / "out").exists() and not (tmp_path / "log.jsonl").exists()
+
+
 def test_spark_refuses_a_schema_mismatch_before_any_work(store: ModelStore, tmp_path: Path) -> None:
     source = tmp_path / "bad.parquet"
     games_rows(100).drop(columns=["G4"]).to_parquet(source)
