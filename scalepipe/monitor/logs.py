@@ -184,7 +184,7 @@ def _json_lines(
     try:
         for batch in query.to_arrow_reader(BATCH_ROWS):
             yield pa.Table.from_batches([batch])
-    except duckdb.Error as error:
+    except (duckdb.Error, pa.ArrowException, OSError) as error:  # OSError: DuckDB's, mid-read
         if "maximum_object_size" in str(error):
             raise MonitorError(f"{log} has a line of over {MAX_LINE_BYTES >> 20} MB: "
                                "not a JSON Lines prediction log") from None  # fmt: skip
