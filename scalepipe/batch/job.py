@@ -105,11 +105,6 @@ def score(
     """
     if engine not in ENGINES:
         raise DatasetError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if log_predictions and engine == "beam":
-        raise DatasetError(
-            "--log-predictions logs on the local and spark engines, not yet on beam: score "
-            "with --engine local or spark to log the predictions"
-        )
     if log_predictions and engine == "spark" and not is_parquet_log(log_predictions):
         raise DatasetError(
             "on the spark engine --log-predictions writes a folder of Parquet files (a "
@@ -256,9 +251,13 @@ def _run_distributed(
             from scalepipe.batch.beam import run_beam
 
             def run() -> tuple[int, int, int]:
-                return run_beam(text, source, sink, dead_sink, predictor, plan,
-                                runner=beam_runner, options=beam_options,
-                                warehouse=settings.warehouse)  # fmt: skip
+                nonlocal logged
+                rows_in, rows_out, rejected, logged = run_beam(
+                    text, source, sink, dead_sink, predictor, plan, runner=beam_runner,
+                    options=beam_options, warehouse=settings.warehouse,
+                    log_predictions=log_predictions,
+                )  # fmt: skip
+                return rows_in, rows_out, rejected
     except ImportError as error:
         raise DatasetError(
             f"the {engine} engine needs the {engine} extra: pip install 'scalepipe[{engine}]'"

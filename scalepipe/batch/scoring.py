@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -24,9 +24,6 @@ from scalepipe.io.plain import CONSTANT, plain_column, plain_field
 from scalepipe.predict.predictor import LoadedVersion
 from scalepipe.predict.scorers import Scorer
 from scalepipe.types import Source
-
-if TYPE_CHECKING:
-    from scalepipe.io.predlog import PredictionLogWriter
 
 OnError = Literal["fail", "skip", "dead-letter"]
 PREDICTION = "prediction"
@@ -283,8 +280,22 @@ def _reasons(batch: pa.RecordBatch, matrix: np.ndarray, valid: np.ndarray, plan:
     return reason
 
 
+class PredictionLog(Protocol):
+    """Where log_scored hands records: a PredictionLogWriter, or a Beam worker's staging."""
+
+    def add(
+        self,
+        model: str,
+        version: int,
+        ids: pa.Array | list[str],
+        inputs: pa.RecordBatch,
+        outputs: Any,
+        seconds: float,
+    ) -> None: ...
+
+
 def log_scored(
-    log: PredictionLogWriter, plan: ScorePlan, prefix: str | None = None
+    log: PredictionLog, plan: ScorePlan, prefix: str | None = None
 ) -> Callable[[pa.RecordBatch, int, Scored, float], None]:
     """Hands each scored batch's records to a prediction log: the scored rows' features,
     their ids (the key columns joined by `:`; without keys, `PREFIX:ROW` where the

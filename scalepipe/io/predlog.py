@@ -75,15 +75,18 @@ class PredictionLogWriter:
         inputs: pa.RecordBatch,
         outputs: Any,
         seconds: float,
+        at: float | None = None,
     ) -> None:
         """The records of one scored batch: `inputs` the features of its scored rows, in
-        order, `outputs` their scores, `seconds` the time scoring the batch took."""
+        order, `outputs` their scores, `seconds` the time scoring the batch took, `at`
+        when it was scored (now, unless a worker scored it earlier)."""
         if self._error is not None:
             return  # reported at close(); the job goes on
         ids = ids if isinstance(ids, pa.Array) else pa.array(ids, pa.string())
         latency = seconds * 1000.0 / max(inputs.num_rows, 1)
         scores = np.asarray(outputs, dtype=np.float64)
-        self._queue.put(_Batch(model, version, ids, inputs, scores, latency, time.time()))
+        moment = time.time() if at is None else at
+        self._queue.put(_Batch(model, version, ids, inputs, scores, latency, moment))
 
     def close(self) -> int:
         """Write what is queued; the count of records written, or a DatasetError naming

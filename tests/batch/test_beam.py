@@ -14,7 +14,7 @@ from scalepipe.errors import DatasetError, InvalidInput
 from scalepipe.store import ModelStore
 from tests.batch.conftest import games_rows
 from tests.batch.test_local import bad_rows_file, expected, read_run
-from tests.batch.test_spark import same_rows
+from tests.batch.test_spark import logs_as_the_local_engine, same_rows
 from tests.test_cli import scalepipe
 
 
@@ -68,6 +68,14 @@ def test_beam_follows_on_error_as_the_local_engine(store: ModelStore, tmp_path: 
     letters = {engine: read_run(tmp_path / f"{engine}-dead", "d").sort_values("user_id",
                ignore_index=True) for engine in ("local", "beam")}  # fmt: skip
     pd.testing.assert_frame_equal(letters["local"], letters["beam"], check_dtype=False)
+
+
+@pytest.mark.parametrize("kind", [".jsonl", ".parquet"])
+def test_beam_logs_each_scored_row_as_the_local_engine_does(
+    store: ModelStore, tmp_path: Path, kind: str
+) -> None:
+    """The workers stage their records, the driver writes them into any kind of log."""
+    logs_as_the_local_engine("beam", tmp_path, "skip", kind)
 
 
 def test_beam_refuses_a_schema_mismatch_before_any_work(store: ModelStore, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scalepipe.batch import score
+from scalepipe.batch.job import Engine
 from scalepipe.errors import DatasetError, InvalidInput
 from scalepipe.io import open_warehouse
 from scalepipe.store import ModelStore
@@ -123,28 +124,39 @@ def test_spark_logs_each_scored_row_as_the_local_engine_does(
 ) -> None:
     """Each task writes its own Parquet files into the log's folder: together, one record
     per scored row (the rejected rows have none), the same as the local engine's."""
+    logs_as_the_local_engine("spark", tmp_path, on_error, ".parquet")
+
+
+def logs_as_the_local_engine(engine: Engine, tmp_path: Path, on_error: str, kind: str) -> None:
+    """`engine` and the local engine log the same records of the bad-rows file (497 of
+    500 scored), the outputs those in the sink."""
     source = str(bad_rows_file(tmp_path))
     policy = on_error if on_error == "skip" else f"dead-letter:{tmp_path / 'dead'}"
-    results, logs = {}, {}
-    for engine in ("local", "spark"):
-        logs[engine] = str(tmp_path / f"{engine}-log.parquet")
-        results[engine] = score("games", source, str(tmp_path / engine), keys=["user_id"],
-                                engine=engine, on_error=policy, log_predictions=logs[engine],
-                                run_id=engine)  # fmt: skip
-    assert results["spark"].logged == results["local"].logged == 497
-    logged = {engine: pd.read_parquet(log).sort_values("id", ignore_index=True)
-              for engine, log in logs.items()}  # fmt: skip
-    assert logged["spark"]["id"].tolist() == logged["local"]["id"].tolist()
-    assert len(set(logged["spark"]["id"])) == 497
-    for engine in logged:
-        inputs = pd.DataFrame(list(logged[engine]["inputs"]))
+    results, logged = {}, {}
+    engines: tuple[Engine, Engine] = ("local", engine)
+    for name in engines:
+        log = tmp_path / f"{name}-log{kind}"
+        results[name] = score("games", source, str(tmp_path / name), keys=["user_id"],
+                              engine=name, on_error=policy, log_predictions=str(log),
+                              run_id=name)  # fmt: skip
+        frame = (
+            pd.read_parquet(log)
+            if kind == ".parquet"
+            else pd.read_json(log, lines=True, dtype={"id": str})
+        )
+        logged[name] = frame.sort_values("id", ignore_index=True)
+    assert results[engine].logged == results["local"].logged == 497
+    assert logged[engine]["id"].astype(str).tolist() == logged["local"]["id"].astype(str).tolist()
+    assert len(set(logged[engine]["id"])) == 497
+    for name, records in logged.items():
+        inputs = pd.DataFrame(list(records["inputs"]))
         assert inputs.notna().all().all() and set(inputs.columns) == {f"G{i}" for i in range(1, 11)}
-        scored = read_run(tmp_path / engine, engine).sort_values("user_id", ignore_index=True)
-        by_id = logged[engine].set_index("id")["output"]
+        scored = read_run(tmp_path / name, name).sort_values("user_id", ignore_index=True)
+        by_id = records.set_index(records["id"].astype(str))["output"]
         np.testing.assert_allclose(by_id[scored["user_id"].astype(str)], scored["prediction"],
                                    rtol=1e-12)  # fmt: skip
     pd.testing.assert_frame_equal(
-        pd.DataFrame(list(logged["spark"]["inputs"])), pd.DataFrame(list(logged["local"]["inputs"]))
+        pd.DataFrame(list(logged[engine]["inputs"])), pd.DataFrame(list(logged["local"]["inputs"]))
     )
 
 

@@ -15,7 +15,7 @@ import redis
 
 from scalepipe.batch import score as batch_score
 from scalepipe.config import Settings
-from scalepipe.errors import DatasetError, StreamError
+from scalepipe.errors import StreamError
 from scalepipe.io import load
 from scalepipe.io.warehouse import open_warehouse
 from scalepipe.monitor import drift
@@ -73,10 +73,9 @@ def test_the_command_line_logs_and_says_so(trained: ModelStore, tmp_path: Path) 
     assert len(lines) == 500 and json.loads(lines[0])["id"].endswith(":0")
 
 
-def test_logging_is_refused_where_it_is_not_there_yet(trained: ModelStore, tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="not yet on beam"):
-        batch_score("games", "dataset:games?rows=10", str(tmp_path / "out"), engine="beam",
-                    store=trained, log_predictions=str(tmp_path / "log.jsonl"))  # fmt: skip
+def test_stream_logging_is_refused_on_the_distributed_engines(
+    trained: ModelStore, tmp_path: Path
+) -> None:
     with pytest.raises(StreamError, match="native engine"):
         stream_score("games", "kafka://127.0.0.1:9?topic=t", str(tmp_path / "out"),
                      engine="spark", store=trained, log_predictions=str(tmp_path / "l.jsonl"),
