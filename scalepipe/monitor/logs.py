@@ -4,6 +4,9 @@ the server, the functions, batch and stream jobs write with --log-predictions.
     PATH.jsonl (any file)        JSON Lines, one record per line
     PATH.parquet (a folder)      Parquet files of records (`inputs` as JSON text or a struct)
     table:NAME                   a warehouse table of records
+    a file or folder of a platform's log export (gzip or not): the lines that hold a
+    record, as the function handlers log them (CloudWatch's export to S3, a Cloud
+    Logging sink to GCS: LogEntry lines with the record as jsonPayload or textPayload)
 
 Local paths or any fsspec URL (s3://, gs://). Error records (a row that could not be
 described) are counted, not compared. JSON Lines are parsed by DuckDB's reader (in C++,
@@ -29,6 +32,7 @@ from scalepipe.monitor.drift import OUTPUT, MonitorError
 _TIME = pa.timestamp("us", tz="UTC")
 BATCH_ROWS = 200_000
 MAX_LINE_BYTES = 16 << 20
+MAX_FIRST_LINE = 1 << 20
 _RECORD_COLUMNS = {"time": "VARCHAR", "model": "VARCHAR", "version": "BIGINT",
                    "inputs": "JSON", "output": "DOUBLE", "error": "VARCHAR"}  # fmt: skip
 
@@ -148,7 +152,12 @@ def _tables(
     filesystem, path = fsspec.core.url_to_fs(log)
     if not filesystem.exists(path):
         raise MonitorError(f"no prediction log at {log}")
+    files = [path]
     if filesystem.isdir(path):
+        files = [name for name in sorted(filesystem.find(path)) if not _hidden(name, path)]
+        if not files:
+            raise MonitorError(f"no prediction log at {log}: the folder is empty")
+    if any(name.endswith(".parquet") for name in files):
         import pyarrow.dataset as ds
 
         dataset = ds.dataset(path, filesystem=filesystem, format="parquet")
@@ -159,28 +168,36 @@ def _tables(
         for batch in dataset.to_batches(columns=columns, filter=ds.field("model") == model):
             yield pa.Table.from_batches([batch])
         return
-    yield from _json_lines(log, filesystem, path, model, features)
+    yield from _text(log, filesystem, files, model, features)
 
 
-def _json_lines(
-    log: str, filesystem: Any, path: str, model: str, features: list[str]
+def _hidden(name: str, folder: str) -> bool:
+    return any(part.startswith((".", "_")) for part in name[len(folder) :].split("/"))
+
+
+def _text(
+    log: str, filesystem: Any, files: list[str], model: str, features: list[str]
 ) -> Iterator[pa.Table]:
     """The model's records, BATCH_ROWS at a time, with `inputs` as a struct of the
-    features as numbers."""
+    features as numbers: JSON Lines of records (DuckDB's JSON reader), or lines of a
+    platform's log export that hold them (the function handlers' records in CloudWatch
+    or Cloud Logging), told apart by the first line."""
     import duckdb
 
     connection = duckdb.connect()
     local = "file" in filesystem.protocol
     if not local:
         connection.register_filesystem(filesystem)
+    files = files if local else [filesystem.unstrip_protocol(name) for name in files]
     numbers = json.dumps(dict.fromkeys(features, "DOUBLE"))
-    query = connection.sql(
-        "SELECT time, model, version, output, error, json_transform(inputs, $numbers) AS inputs "
-        "FROM read_json($path, format = 'newline_delimited', columns = $columns, "
-        "maximum_object_size = $largest) WHERE model = $model",
-        params={"numbers": numbers, "columns": _RECORD_COLUMNS, "largest": MAX_LINE_BYTES,
-                "path": path if local else log, "model": model},
-    )  # fmt: skip
+    if _holds_a_record(filesystem, files[0]):
+        query = connection.sql(_RECORDS_SQL, params={
+            "files": files, "numbers": numbers, "columns": _RECORD_COLUMNS,
+            "largest": MAX_LINE_BYTES, "model": model,
+        })  # fmt: skip
+    else:
+        platform = {"files": files, "numbers": numbers, "model": model}
+        query = connection.sql(_PLATFORM_SQL, params=platform)
     try:
         for batch in query.to_arrow_reader(BATCH_ROWS):
             yield pa.Table.from_batches([batch])
@@ -191,6 +208,56 @@ def _json_lines(
         raise MonitorError(f"{log} is not a JSON Lines prediction log: {error}") from None
     finally:
         connection.close()
+
+
+def _holds_a_record(filesystem: Any, name: str) -> bool:
+    """Whether the file's first line is a PredictionRecord (else: a platform's log)."""
+    with filesystem.open(name, "rb", compression="infer") as handle:
+        first = handle.read(MAX_FIRST_LINE).split(b"\n", 1)[0]
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "model" in record
+
+
+# PredictionRecords a line.
+_RECORDS_SQL = """
+SELECT time, model, version, output, error, json_transform(inputs, $numbers) AS inputs
+FROM read_json($files, format = 'newline_delimited', columns = $columns,
+               maximum_object_size = $largest)
+WHERE model = $model
+"""
+
+# Lines of a platform's log export (gzip or not) that hold a record: from the line's first
+# "{" on (CloudWatch's export: "TIME [INFO]\tTIME\tREQUEST\t{...}"), or a Cloud Logging
+# LogEntry whose jsonPayload is the record or whose textPayload is its text. Other lines
+# (START, REPORT, the platform's own messages) are passed over, as are lines the reader
+# cannot take (over its 2 MB line limit, say).
+_PLATFORM_SQL = r"""
+WITH lines AS (
+    SELECT line FROM read_csv($files, columns = {'line': 'VARCHAR'}, header = false,
+                              delim = E'\x1f', quote = '', escape = '', auto_detect = false,
+                              compression = 'auto', ignore_errors = true)
+), documents AS (
+    SELECT substr(line, strpos(line, '{')) AS text FROM lines WHERE strpos(line, '{') > 0
+), parsed AS (
+    SELECT text::JSON AS document FROM documents WHERE json_valid(text)
+), records AS (
+    SELECT CASE
+        WHEN json_type(document, '$.jsonPayload') = 'OBJECT' THEN document -> '$.jsonPayload'
+        WHEN json_type(document, '$.textPayload') = 'VARCHAR' THEN
+            CASE WHEN json_valid(document ->> '$.textPayload')
+                 THEN (document ->> '$.textPayload')::JSON END
+        ELSE document END AS record
+    FROM parsed
+)
+SELECT record ->> '$.time' AS time, record ->> '$.model' AS model,
+       TRY_CAST(record ->> '$.version' AS BIGINT) AS version,
+       TRY_CAST(record ->> '$.output' AS DOUBLE) AS output, record ->> '$.error' AS error,
+       json_transform(record -> '$.inputs', $numbers) AS inputs
+FROM records WHERE record ->> '$.model' = $model
+"""
 
 
 def _times(column: pa.ChunkedArray) -> pa.Array:

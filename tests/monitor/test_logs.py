@@ -195,3 +195,52 @@ def test_a_log_in_a_bucket_reads_as_the_same_log_on_disk(
     assert in_bucket.rows == on_disk.rows == 60 and in_bucket.end == on_disk.end
     for name in [*FEATURES, "output"]:
         np.testing.assert_array_equal(in_bucket.columns[name], on_disk.columns[name])
+
+
+def test_the_function_handlers_records_are_read_from_the_platforms_log_exports(
+    trained: ModelStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CloudWatch's export to S3 (gzip; "TIME MESSAGE" lines, Lambda's "[INFO]\tTIME\t
+    REQUEST\t" before the record) and a Cloud Logging sink (a LogEntry a line, the record
+    as textPayload or jsonPayload), the platforms' own lines between them: the records the
+    handler logged, every one."""
+    import gzip
+    import logging
+
+    from scalepipe.functions.runtime import _log_prediction
+    from scalepipe.monitor import logs
+    from scalepipe.predict import Predictor
+
+    model = Predictor.load("games", store=trained).current
+    games = load("games", rows=400, seed=9)[FEATURES]
+    scores = [model.predict_one(row) for row in games.to_dict("records")]
+    with caplog.at_level(logging.INFO, logger="scalepipe.functions"):
+        for row, score in zip(games.to_dict("records"), scores, strict=True):
+            _log_prediction(model, row, [score], 0.001)
+    said = [r.getMessage() for r in caplog.records if r.name == "scalepipe.functions"]
+    assert len(said) == 400
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with gzip.open(folder / "000000.gz", "wt") as cloudwatch:
+        for index, message in enumerate(said[:200]):
+            at = "2026-12-01T00:00:00.000Z"
+            cloudwatch.write(f"{at} START RequestId: r{index} Version: $LATEST\n")
+            cloudwatch.write(f"{at} [INFO]\t{at}\tr{index}\t{message}\n")
+            cloudwatch.write(f"{at} REPORT RequestId: r{index}\tDuration: 1.00 ms\n")
+    with (folder / "cloud-logging.json").open("w") as sink:
+        for index, message in enumerate(said[200:]):
+            payload = (
+                {"textPayload": message} if index % 2 else {"jsonPayload": json.loads(message)}
+            )
+            sink.write(json.dumps(payload | {"severity": "INFO", "logName": "projects/p/logs/f"}))
+            sink.write("\n" + json.dumps({"textPayload": "Function execution took 3 ms"}) + "\n")
+    logged = logs.read_log(str(folder), "games", FEATURES)
+    assert logged.rows == 400 and logged.versions == [1]
+    order = np.argsort(logged.columns["output"], kind="stable")
+    expected = np.argsort(scores, kind="stable")
+    np.testing.assert_array_equal(logged.columns["output"][order], np.asarray(scores)[expected])
+    for name in FEATURES:
+        np.testing.assert_array_equal(
+            np.sort(logged.columns[name]), np.sort(games[name].to_numpy(float))
+        )
+    assert not drift("games", str(folder), store=trained).drift
