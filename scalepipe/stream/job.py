@@ -133,10 +133,10 @@ def score(
         raise StreamError(f"--max-wait must be >= 0 ms, not {max_wait * 1000:g}")
     if start not in ("earliest", "latest"):
         raise StreamError(f"--from takes earliest or latest, not {start!r}")
-    if log_predictions and engine != "native":
+    if log_predictions and engine == "beam":
         raise StreamError(
-            f"--log-predictions logs on the native engine only, not yet on {engine}: score "
-            "with --engine native to log the predictions"
+            "--log-predictions logs on the native and spark engines, not yet on beam: score "
+            "with --engine native or spark to log the predictions"
         )
     settings = settings or Settings.load()
     source_address = parse(source)
@@ -157,7 +157,7 @@ def score(
         return _score_on_spark(
             model, source_address, sink, dead_address, settings, store=store or settings.store,
             allow_pickle=allow_pickle, stop=stop or threading.Event(), idle=limits.idle,
-            master=spark_master, checkpoint=folder,
+            master=spark_master, checkpoint=folder, log_predictions=log_predictions,
         )  # fmt: skip
     with ExitStack() as opened:
         predictor = opened.enter_context(
@@ -259,10 +259,11 @@ def _score_on_spark(
     idle: float | None,
     master: str | None,
     checkpoint: str,
+    log_predictions: str | None = None,
 ) -> StreamStats:
     try:
         from scalepipe.batch.workers import model_files
-        from scalepipe.stream.spark import run_spark_stream
+        from scalepipe.stream.spark import SparkLog, run_spark_stream
     except ImportError as error:
         raise StreamError(
             "the spark engine needs the spark and kafka extras: "
@@ -270,20 +271,27 @@ def _score_on_spark(
         ) from error
     with Predictor.load(model, store=store, allow_pickle=allow_pickle) as predictor:
         files = model_files(predictor)
-        name, version = predictor.name, predictor.version
+        name, version, names = predictor.name, predictor.version, list(predictor.current.names)
     writer = open_writer(sink, settings=settings)
     dead_writer = open_writer(dead, settings=settings)
     stats = StreamStats(model=name, version=version,
                         source={"kind": "kafka", "url": source.url, "checkpoint": checkpoint},
                         sink=writer.describe(), dead_letter=dead_writer.describe())  # fmt: skip
+    log = None
+    if log_predictions:
+        log = SparkLog(
+            PredictionLogWriter(log_predictions, settings=settings), name, version, names
+        )
     try:
         stats.scored, stats.dead_lettered, stats.busy_seconds = run_spark_stream(
             files, source, writer, dead_writer, checkpoint=checkpoint, master=master,
-            stop=stop, idle=idle,
+            stop=stop, idle=idle, log=log,
         )  # fmt: skip
     finally:
         writer.close()
         dead_writer.close()
+        if log is not None:  # after the last micro-batch: every record is written
+            stats.logged = log.writer.close()
     stats.read = stats.scored + stats.dead_lettered
     stats.seconds = time.perf_counter() - stats.started
     return stats

@@ -18,18 +18,22 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
 from scalepipe.batch.workers import worker_model
 from scalepipe.errors import StreamError
+from scalepipe.io.predlog import PredictionLogWriter
 from scalepipe.stream.messages import Message, dead_letter
 from scalepipe.stream.scoring import score_messages, stream_plan
 from scalepipe.stream.urls import Address
 
 OUTPUT = "id string, data binary, dead boolean"
+COLUMNS = ["id", "data", "dead", "score", "seconds", "inputs"]
 MAX_PER_BATCH = 100_000
 
 
@@ -134,7 +138,34 @@ class KafkaStreamSource(DataSource):
         return _KafkaReader(dict(self.options))
 
 
-def _scorer(files: dict[str, bytes]) -> Any:
+@dataclass(frozen=True)
+class SparkLog:
+    """--log-predictions on Spark: the executors send each scored message's features, score
+    and scoring time beside its result; the driver logs them after writing the results."""
+
+    writer: PredictionLogWriter
+    model: str
+    version: int
+    names: list[str]
+
+    def schema(self) -> str:
+        inputs = ", ".join(f"`{name.replace('`', '``')}`: double" for name in self.names)
+        return f"{OUTPUT}, score double, seconds double, inputs struct<{inputs}>"
+
+    def add(self, table: pa.Table) -> None:
+        scored = table.filter(pc.invert(table.column("dead")))
+        if scored.num_rows == 0:
+            return
+        inputs = pa.RecordBatch.from_struct_array(scored.column("inputs").combine_chunks())
+        seconds = float(pc.sum(scored.column("seconds")).as_py() or 0.0)
+        self.writer.add(self.model, self.version, scored.column("id").combine_chunks(), inputs,
+                        scored.column("score").to_numpy(), seconds)  # fmt: skip
+
+
+def _scorer(files: dict[str, bytes], names: list[str] | None) -> Any:
+    """mapInArrow's step: results and dead letters; with `names` (logging), each scored
+    message's features, score and share of the scoring time too."""
+
     def score_parts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loaded = worker_model(files)
         plan = stream_plan(loaded)
@@ -143,18 +174,40 @@ def _scorer(files: dict[str, bytes]) -> Any:
             if not bodies:
                 continue
             messages = [Message(index, body) for index, body in enumerate(bodies)]
+            started = time.perf_counter()
             outcome = score_messages(messages, loaded, plan)
+            elapsed = time.perf_counter() - started
             letters = [dead_letter(refusal, 1, loaded.name, loaded.version)
                        for refusal in outcome.refused]  # fmt: skip
             records = outcome.results + letters
-            yield pa.RecordBatch.from_arrays(
-                [pa.array([id for id, _ in records], pa.string()),
-                 pa.array([body for _, body in records], pa.binary()),
-                 pa.array([False] * len(outcome.results) + [True] * len(letters), pa.bool_())],
-                names=["id", "data", "dead"],
-            )  # fmt: skip
+            ids = pa.array([id for id, _ in records], pa.string())
+            data = pa.array([body for _, body in records], pa.binary())
+            dead = pa.array([False] * len(outcome.results) + [True] * len(letters))
+            columns = [ids, data, dead]
+            if names is not None:
+                columns += _logged(outcome, names, len(letters), elapsed / max(len(records), 1))
+            yield pa.RecordBatch.from_arrays(columns, names=COLUMNS[: len(columns)])
 
     return score_parts
+
+
+def _logged(outcome: Any, names: list[str], letters: int, seconds: float) -> list[pa.Array]:
+    """The score, seconds and features columns: the scored messages', then nulls for the
+    dead letters."""
+    kept = len(outcome.results)
+    inputs = outcome.inputs
+    fields = [
+        inputs.column(name).cast(pa.float64()) if kept else pa.array([], pa.float64())
+        for name in names
+    ]
+    struct = pa.StructArray.from_arrays(fields, names=names) if kept else None
+    struct_type = pa.struct([(name, pa.float64()) for name in names])
+    parts = [struct] if struct is not None else []
+    return [
+        pa.array([*map(float, outcome.scores[:kept]), *[None] * letters], pa.float64()),
+        pa.array([seconds] * kept + [None] * letters, pa.float64()),
+        pa.concat_arrays([*parts, pa.nulls(letters, struct_type)]),
+    ]
 
 
 def run_spark_stream(
@@ -167,6 +220,7 @@ def run_spark_stream(
     master: str | None,
     stop: threading.Event,
     idle: float | None,
+    log: SparkLog | None = None,
 ) -> tuple[int, int, float]:
     """Run the query until `stop` is set or no micro-batch brought a message for `idle`
     seconds; return the messages scored and dead-lettered, and the seconds from the first
@@ -191,6 +245,8 @@ def run_spark_stream(
             writer.publish(scored)
         if letters:
             dead.publish(letters)
+        if log is not None:  # after the write: a record for every result written
+            log.add(table)
         counts[0] += len(scored)
         counts[1] += len(letters)
         if scored or letters:
@@ -203,7 +259,9 @@ def run_spark_stream(
         .load()
     )
     query = (
-        stream.mapInArrow(_scorer(files), OUTPUT)
+        stream.mapInArrow(
+            _scorer(files, log.names if log else None), log.schema() if log else OUTPUT
+        )
         .writeStream.foreachBatch(write)
         .option("checkpointLocation", checkpoint)
         .trigger(processingTime="500 milliseconds")

@@ -73,3 +73,31 @@ def test_spark_structured_streaming_scores_kafka_and_goes_on_from_its_checkpoint
     assert (first.scored, second.scored, len(results)) == (1_000, 500, 1_500)
     expected = Predictor.load("games").predict_frame(load("games", rows=1_000))
     np.testing.assert_allclose([r["prediction"] for r in results[:1_000]], expected, rtol=1e-12)
+
+
+def test_spark_structured_streaming_logs_each_message_it_scored(
+    store: ModelStore, kafka_server: str, topics: dict[str, str], tmp_path: Path
+) -> None:
+    """The executors send each scored message's features beside its result; the driver
+    logs them once the results are written: a record per result, none for a dead letter."""
+    import json
+
+    from confluent_kafka import Producer
+
+    produce("dataset:games?rows=600", topics["in"])
+    producer = Producer({"bootstrap.servers": kafka_server})
+    producer.produce(topics["in_name"], b'{"id": "bad", "G1": "x"}')
+    producer.flush(10)
+    log = tmp_path / "log.jsonl"
+    stats = score("games", topics["in"], topics["out"], engine="spark",
+                  checkpoint=str(tmp_path / "checkpoint"), dead_letter_url=topics["dead"],
+                  limits=Limits(idle=3.0), log_predictions=str(log))  # fmt: skip
+    assert (stats.scored, stats.dead_lettered, stats.logged) == (600, 1, 600)
+    records = {record["id"]: record for record in map(json.loads, log.read_text().splitlines())}
+    assert sorted(records, key=int) == [str(i) for i in range(600)]
+    results = {r["id"]: r["prediction"] for r in kafka_records(kafka_server, topics["out_name"])}
+    assert {id: record["output"] for id, record in records.items()} == results
+    games = load("games", rows=600)
+    names = [f"G{i}" for i in range(1, 11)]
+    for index in (0, 299, 599):
+        assert records[str(index)]["inputs"] == {n: float(games[n][index]) for n in names}
