@@ -32,13 +32,14 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from scalepipe.batch.workers import worker_model
 from scalepipe.errors import StreamError
+from scalepipe.io.predlog import PredictionLogWriter
 from scalepipe.stream.messages import ID, Message, dead_letter
 from scalepipe.stream.scoring import score_messages, stream_plan
 from scalepipe.stream.urls import Address
 
 # Messages scored and dead-lettered, per running job: the local runner runs the DoFns in
 # this process, so the driver can tell when the job is idle.
-_DONE: dict[str, list[Any]] = {}  # scored, dead-lettered, first and last monotonic times
+_DONE: dict[str, list[Any]] = {}  # scored, dead-lettered, first and last times, logged
 _done_lock = threading.Lock()
 
 
@@ -65,27 +66,45 @@ class DatastoreTarget:
 
 
 class _Score(beam.DoFn):
-    def __init__(self, files: dict[str, bytes], job: str) -> None:
+    """Scores a batch of messages; with `log` (a Parquet folder), each bundle writes the
+    records of the messages it scored into a file of its own there as it finishes."""
+
+    def __init__(self, files: dict[str, bytes], job: str, log: str | None = None) -> None:
         self.files = files
         self.job = job
+        self.log = log
 
     def setup(self) -> None:
         self.loaded = worker_model(self.files)
         self.plan = stream_plan(self.loaded)
 
+    def start_bundle(self) -> None:
+        self.writer = PredictionLogWriter(self.log) if self.log else None
+
     def process(self, bodies: Sequence[bytes]) -> Iterator[Any]:
         loaded = self.loaded
         messages = [Message(index, body) for index, body in enumerate(bodies)]
+        started = time.perf_counter()
         outcome = score_messages(messages, loaded, self.plan)
+        if self.writer is not None and outcome.results:
+            ids = [id for id, _ in outcome.results]
+            self.writer.add(loaded.name, loaded.version, ids, outcome.inputs, outcome.scores,
+                            time.perf_counter() - started)  # fmt: skip
         yield from outcome.results
         for refusal in outcome.refused:
             letter = dead_letter(refusal, 1, loaded.name, loaded.version)
             yield beam.pvalue.TaggedOutput("dead", letter)
         with _done_lock:
-            counts = _DONE.setdefault(self.job, [0, 0, time.monotonic(), 0.0])
+            counts = _DONE.setdefault(self.job, [0, 0, time.monotonic(), 0.0, 0])
             counts[0] += len(outcome.results)
             counts[1] += len(outcome.refused)
             counts[3] = time.monotonic()
+
+    def finish_bundle(self) -> None:
+        if self.writer is not None:
+            logged = self.writer.close()
+            with _done_lock:
+                _DONE.setdefault(self.job, [0, 0, time.monotonic(), 0.0, 0])[4] += logged
 
 
 def _to_pubsub(record: tuple[str, bytes]) -> PubsubMessage:
@@ -120,11 +139,12 @@ def run_beam_stream(
     options: Sequence[str],
     stop: threading.Event,
     idle: float | None,
-) -> tuple[int, int, float]:
+    log: str | None = None,
+) -> tuple[int, int, float, int]:
     """Run the pipeline until `stop` is set or, on the local runner, nothing came for
-    `idle` seconds; return the messages the local runner scored and dead-lettered, and
-    the seconds from the first to the last (none on other runners, whose workers count
-    apart)."""
+    `idle` seconds; return the messages the local runner scored and dead-lettered, the
+    seconds from the first to the last (none on other runners, whose workers count
+    apart) and the prediction records logged into `log` (a Parquet folder)."""
     subscription = _subscription(source, group)
     job = uuid.uuid4().hex
     pipeline_options = PipelineOptions(list(options))
@@ -134,7 +154,7 @@ def run_beam_stream(
         pipeline
         | "read" >> ReadFromPubSub(subscription=subscription)
         | "batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=batch)
-        | "score" >> beam.ParDo(_Score(files, job)).with_outputs("dead", main="results")
+        | "score" >> beam.ParDo(_Score(files, job, log)).with_outputs("dead", main="results")
     )
     if isinstance(sink, DatastoreTarget):
         from apache_beam.io.gcp.datastore.v1new.datastoreio import WriteToDatastore
@@ -162,8 +182,8 @@ def run_beam_stream(
     finally:
         result.cancel()
         with _done_lock:
-            scored, dead_lettered, first, last = _DONE.pop(job, [0, 0, 0.0, 0.0])
-    return scored, dead_lettered, last - first
+            scored, dead_lettered, first, last, logged = _DONE.pop(job, [0, 0, 0.0, 0.0, 0])
+    return scored, dead_lettered, last - first, logged
 
 
 def _pipeline(runner: str | None, options: PipelineOptions) -> beam.Pipeline:

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from scalepipe.batch.scoring import ScorePlan
 from scalepipe.config import Settings
 from scalepipe.errors import StreamError
-from scalepipe.io.predlog import PredictionLogWriter
+from scalepipe.io.predlog import PredictionLogWriter, is_parquet_log
 from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.store.store import ModelStore
 from scalepipe.stream.brokers import check_writer, open_broker, open_writer
@@ -133,10 +133,11 @@ def score(
         raise StreamError(f"--max-wait must be >= 0 ms, not {max_wait * 1000:g}")
     if start not in ("earliest", "latest"):
         raise StreamError(f"--from takes earliest or latest, not {start!r}")
-    if log_predictions and engine == "beam":
+    if log_predictions and engine == "beam" and not is_parquet_log(log_predictions):
         raise StreamError(
-            "--log-predictions logs on the native and spark engines, not yet on beam: score "
-            "with --engine native or spark to log the predictions"
+            "on the beam engine --log-predictions writes a folder of Parquet files (a PATH "
+            f"ending in .parquet, local or in a bucket: each bundle writes its own), not "
+            f"{log_predictions}"
         )
     settings = settings or Settings.load()
     source_address = parse(source)
@@ -149,7 +150,7 @@ def score(
             model, source_address, sink, _broker(dead_address), group=group, batch=batch,
             store=store or settings.store, allow_pickle=allow_pickle,
             stop=stop or threading.Event(), idle=limits.idle, runner=beam_runner,
-            options=beam_options,
+            options=beam_options, log_predictions=log_predictions,
         )  # fmt: skip
     check_writer(sink)
     if engine == "spark":
@@ -209,6 +210,7 @@ def _score_on_beam(
     idle: float | None,
     runner: str | None,
     options: Sequence[str],
+    log_predictions: str | None = None,
 ) -> StreamStats:
     try:
         from scalepipe.batch.workers import model_files
@@ -227,10 +229,12 @@ def _score_on_beam(
             else {"kind": "pubsub", "url": sink},
             dead_letter={"kind": "pubsub", "url": dead.url, "name": dead.name},
         )  # fmt: skip
-    stats.scored, stats.dead_lettered, stats.busy_seconds = run_beam_stream(
+    stats.scored, stats.dead_lettered, stats.busy_seconds, logged = run_beam_stream(
         files, source, target, dead, group=group, batch=batch, runner=runner,
-        options=options, stop=stop, idle=idle,
+        options=options, stop=stop, idle=idle, log=log_predictions,
     )  # fmt: skip
+    if log_predictions:
+        stats.logged = logged
     stats.read = stats.scored + stats.dead_lettered
     stats.seconds = time.perf_counter() - stats.started
     return stats

@@ -73,8 +73,8 @@ def test_the_command_line_logs_and_says_so(trained: ModelStore, tmp_path: Path) 
     assert len(lines) == 500 and json.loads(lines[0])["id"].endswith(":0")
 
 
-def test_stream_logging_is_refused_on_beam_for_now(trained: ModelStore, tmp_path: Path) -> None:
-    with pytest.raises(StreamError, match="not yet on beam"):
+def test_a_beam_stream_logs_to_a_parquet_folder_only(trained: ModelStore, tmp_path: Path) -> None:
+    with pytest.raises(StreamError, match="a folder of Parquet files"):
         stream_score("games", "pubsub://p/subscriptions/s", "pubsub://p/topics/t", engine="beam",
                      store=trained, log_predictions=str(tmp_path / "l.jsonl"))  # fmt: skip
     assert not (tmp_path / "l.jsonl").exists()

@@ -4,6 +4,7 @@ runner: Pub/Sub emulator in, Datastore emulator out, dead letters to a Pub/Sub t
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -23,7 +24,9 @@ def test_pubsub_to_datastore_on_beam_scores_every_message_once_per_id(
     pubsub_emulator: str,
     datastore_emulator: str,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    """...and logs a record per scored message (each bundle its own Parquet file)."""
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
     monkeypatch.setenv("DATASTORE_EMULATOR_HOST", datastore_emulator)
     tag = uuid.uuid4().hex[:8]
@@ -38,8 +41,10 @@ def test_pubsub_to_datastore_on_beam_scores_every_message_once_per_id(
     publisher.publish([("bad", orjson.dumps({"id": "bad", "G1": "abc"}))])
     publisher.close()
 
+    log = tmp_path / "log.parquet"
     stats = score("games", source, f"datastore://{PROJECT}/scores-{tag}", group="beam",
-                  dead_letter_url=dead, engine="beam", limits=Limits(idle=3.0))  # fmt: skip
+                  dead_letter_url=dead, engine="beam", limits=Limits(idle=3.0),
+                  log_predictions=str(log))  # fmt: skip
 
     from google.cloud import datastore
 
@@ -53,3 +58,11 @@ def test_pubsub_to_datastore_on_beam_scores_every_message_once_per_id(
     assert {(e["model"], e["version"]) for e in entities.values()} == {("games", 1)}
     letters = drain(dead, "check", 2.0)
     assert [(letter["id"], letter["field"]) for letter in letters] == [("bad", "G1")]
+    import pandas as pd
+
+    records = pd.read_parquet(log).set_index("id")
+    assert stats.logged == len(records) == 500 and sorted(records.index, key=int) == [
+        str(i) for i in range(500)
+    ]
+    np.testing.assert_allclose(records.loc[[str(i) for i in range(500)], "output"], expected,
+                               rtol=1e-12)  # fmt: skip
