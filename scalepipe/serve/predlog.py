@@ -4,9 +4,10 @@ The book's advice (3.2.6) is to log predictions to watch for drift. Serving thre
 only append a tuple to a list; a background thread turns them into records and writes
 them every second, and close() writes what is left, so SIGTERM loses nothing. That
 thread shares the worker's GIL with the event loop, so a record costs as little as it
-can: requests of plain records (most traffic) are written a column at a time per model
-version (numbers through orjson, lines through one bytes template), the others record
-by record (benchmarks/monitor.py measures what logging costs the server).
+can: requests of plain records (most traffic) are laid out a column at a time per model
+version as a table of byte strings joined once (input texts the log has written before
+cost a dict lookup, other numbers go through orjson), the others record by record
+(benchmarks/monitor.py measures what logging costs the server).
 
 PATH ending in .parquet is a folder of Parquet files (one per flush and process,
 readable as one table with pandas.read_parquet(PATH)); any other PATH is a JSON Lines
@@ -18,13 +19,15 @@ server's log with the count of records lost, and the server keeps serving.
 from __future__ import annotations
 
 import fcntl
+import operator
 import logging
 import os
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,22 +81,22 @@ class PredictionLog(PeriodicFlush):
 
     def _flush(self) -> int:
         pending, self._pending = self._pending, []
-        lines = encode(pending)
-        if not lines:
+        data, count = encode(pending)
+        if not count:
             return 0
         try:
-            self._write(lines)
+            self._write(data)
         except OSError as error:
-            self._report_loss(error, len(lines))
+            self._report_loss(error, count)
             return 0
         if self.metrics is not None:
-            self.metrics.log_records.inc(len(lines))
+            self.metrics.log_records.inc(count)
         if self._lost:
             log.warning(
                 "prediction log %s: writing again (%d records were lost)", self.path, self._lost
             )
             self._lost = 0
-        return len(lines)
+        return count
 
     def _report_loss(self, error: OSError, count: int) -> None:
         if not self._lost:
@@ -107,11 +110,10 @@ class PredictionLog(PeriodicFlush):
         if self.metrics is not None:
             self.metrics.log_lost.inc(count)
 
-    def _write(self, lines: list[bytes]) -> None:
+    def _write(self, data: bytes) -> None:
         if self.parquet:
-            self._write_parquet(lines)
+            self._write_parquet(data)
             return
-        data = b"".join(lines)
         handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             # Workers append in turn (a lock per flush, not per request), so that one that
@@ -129,11 +131,11 @@ class PredictionLog(PeriodicFlush):
         finally:
             os.close(handle)
 
-    def _write_parquet(self, lines: list[bytes]) -> None:
+    def _write_parquet(self, data: bytes) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        records = [orjson.loads(line) for line in lines]
+        records = [orjson.loads(line) for line in data.splitlines()]
         for record in records:
             if "inputs" in record:
                 record["inputs"] = orjson.dumps(record["inputs"]).decode()
@@ -155,59 +157,75 @@ class PredictionLog(PeriodicFlush):
 
 Pending = tuple[float, "LoadedVersion", Any, list[float], float]
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
+MILLIS = np.array([b".%03d+00:00" % millis for millis in range(1000)], dtype=object)
+# The JSON text of each input text the log has written (texts the Predictor read as
+# numbers), so that a value costs one lookup: bounded as the Predictor's own cache.
+_JSON_TEXTS: dict[str, bytes] = {}
+_JSON_TEXTS_MAX = 4096
+_JSON_TEXT_LENGTH = 12
 
 
-def encode(pending: Sequence[Pending]) -> list[bytes]:
-    """The JSON lines of the (time, model, request, scores, seconds) of scored requests:
-    lists of plain records a model version at a time, anything else record by record
-    (prediction_records: it also words what it cannot describe)."""
+def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
+    """The JSON lines of the (time, model, request, scores, seconds) of scored requests,
+    in request order, and how many: lists of plain records a model version at a time,
+    anything else record by record (prediction_records: it also words what it cannot
+    describe)."""
     if not pending:
-        return []
-    ids = np.frombuffer(os.urandom(8 * len(pending)).hex().encode(), dtype="S16")
-    times = encoded_times(np.fromiter((entry[0] for entry in pending), np.float64, len(pending)))
+        return b"", 0
+    count = len(pending)
+    ids = np.array(np.frombuffer(os.urandom(8 * count).hex().encode(), "S16").tolist(), object)
+    seconds_texts, millis_texts = encoded_times(np.fromiter(map(itemgetter(0), pending),
+                                                            np.float64, count))  # fmt: skip
     groups: dict[int, _Plain] = {}
     one_by_one: list[int] = []
-    for index, (_, model, request, scores, seconds) in enumerate(pending):
-        group = groups.get(id(model))
-        if group is None:
-            group = groups[id(model)] = _Plain(model)
-        if not group.add(index, request, scores, seconds):
-            one_by_one.append(index)
-    written: list[tuple[list[int], list[bytes]]] = []
+    alike = _Plain.alike(pending)
+    if alike is not None:
+        groups[0] = alike
+    else:
+        for index, (_, model, request, scores, seconds) in enumerate(pending):
+            group = groups.get(id(model))
+            if group is None:
+                group = groups[id(model)] = _Plain(model)
+            if not group.add(index, request, scores, seconds):
+                one_by_one.append(index)
+    written: list[tuple[np.ndarray, np.ndarray]] = []
     for group in groups.values():
-        columns = group.lines(ids, times)
-        if columns is None:
+        grid = group.grid(ids, seconds_texts, millis_texts)
+        if grid is None:
             one_by_one.extend(group.requests)
-        else:
-            written.append(columns)
-    if not one_by_one and len(written) == 1:
-        return written[0][1]
-    for index in sorted(one_by_one):
+        elif len(grid[1]):
+            written.append(grid)
+    if not one_by_one and len(written) == 1:  # most flushes: one model, plain records
+        grid = written[0][1]
+        return b"".join(grid.ravel().tolist()), len(grid)
+    lines: list[tuple[int, bytes]] = []
+    for requests, grid in written:
+        lines.extend(zip(requests.tolist(), map(b"".join, grid.tolist()), strict=True))
+    for index in one_by_one:
         at, model, request, scores, seconds = pending[index]
+        time_text = (seconds_texts[index] + millis_texts[index]).decode()
         records = prediction_records(model, request, scores, seconds, at,
-                                     request_id=ids[index].decode(),
-                                     time_text=times[index].decode() + "+00:00")  # fmt: skip
-        lines = [to_line(record, orjson.dumps) for record in records]
-        written.append(([index] * len(lines), lines))
-    # In the order the requests came (a sort of a few ordered runs: nearly linear).
-    pairs = (pair for requests, lines in written for pair in zip(requests, lines, strict=True))
-    keyed = sorted(pairs, key=itemgetter(0))
-    return [line for _, line in keyed]
+                                     request_id=ids[index].decode(), time_text=time_text)  # fmt: skip
+        lines.extend((index, to_line(record, orjson.dumps)) for record in records)
+    lines.sort(key=itemgetter(0))  # stable: a request's rows keep their order
+    return b"".join(map(itemgetter(1), lines)), len(lines)
 
 
-def encoded_times(at: np.ndarray) -> np.ndarray:
-    """record_time's text without its "+00:00", for many times at once (rounded to the
-    microsecond as datetime does, then cut to the millisecond)."""
+def encoded_times(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """record_time's text in two parts, for many times at once: up to the second, and
+    the milliseconds with the zone (rounded to the microsecond as datetime does, then
+    cut to the millisecond). A flush spans a second or two: each is formatted once."""
     whole = np.floor(at)
     micro = np.round((at - whole) * 1e6).astype(np.int64)  # half to even, as datetime
-    millis = whole.astype(np.int64) * 1000 + micro // 1000
-    texts: np.ndarray = np.datetime_as_string(millis.astype("datetime64[ms]"))
-    return texts.astype(np.bytes_)
+    seconds, millis = np.divmod(whole.astype(np.int64) * 1000 + micro // 1000, 1000)
+    distinct, which = np.unique(seconds, return_inverse=True)
+    texts = np.datetime_as_string(distinct.astype("datetime64[s]")).astype(np.bytes_)
+    return np.array(texts.tolist(), dtype=object)[which], MILLIS[millis]
 
 
 class _Plain:
-    """One model version's requests of plain records (objects with every feature), as
-    columns; lines() writes them through one template, a column of numbers at a time."""
+    """One model version's requests of plain records (objects with every feature); grid()
+    lays their lines out as a table of byte strings, a column of values at a time."""
 
     def __init__(self, model: LoadedVersion) -> None:
         self.model = model
@@ -217,6 +235,36 @@ class _Plain:
         self.sizes: list[int] = []
         self.scores: list[float] = []
         self.seconds: list[float] = []
+
+    @classmethod
+    def alike(cls, pending: Sequence[Pending]) -> _Plain | None:
+        """Most flushes at once (C-level passes, no loop in Python): one model version,
+        every request one record of every feature (a GET, or a list of one)."""
+        _, models, requests, scores, seconds = zip(*pending, strict=True)
+        count = len(requests)
+        if not all(map(operator.is_, models, repeat(models[0]))):
+            return None
+        if list(map(len, scores)).count(1) != count:
+            return None
+        if list(map(type, requests)).count(Records) == count:
+            requests = tuple(map(attrgetter("items"), requests))
+        if list(map(type, requests)).count(list) == count:
+            if list(map(len, requests)).count(1) != count:
+                return None
+            requests = tuple(map(itemgetter(0), requests))
+        if list(map(type, requests)).count(dict) != count:
+            return None
+        group = cls(models[0])
+        try:
+            group.rows = list(map(group.model.pick, requests))
+        except (KeyError, TypeError):
+            return None
+        group.sizes = list(map(len, requests))
+        group.scores = list(chain.from_iterable(scores))
+        group.counts = [1] * count
+        group.requests = list(range(count))
+        group.seconds = list(seconds)
+        return group
 
     def add(self, index: int, request: Any, scores: list[float], seconds: float) -> bool:
         items = request.items if type(request) is Records else request
@@ -248,59 +296,92 @@ class _Plain:
         kept = sum(self.counts)
         del self.rows[kept:], self.sizes[kept:], self.scores[kept:]
 
-    def lines(self, ids: np.ndarray, times: np.ndarray) -> tuple[list[int], list[bytes]] | None:
-        """The request of each line and the lines; None when a value is not a number (the
-        requests then go record by record, whose error records name it) or a line could
-        pass MAX_RECORD_BYTES."""
-        if not self.rows:
-            return [], []
+    def grid(
+        self, ids: np.ndarray, seconds_texts: np.ndarray, millis_texts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The request of each line, and the lines as rows of byte strings to join; None
+        when a value is not a number (the requests then go record by record, whose error
+        records name it) or a line could pass MAX_RECORD_BYTES."""
         names = self.model.names
-        template = self._template()
-        if len(template) + 32 * (len(names) + 3) > MAX_RECORD_BYTES:
+        width = len(names)
+        if not self.rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), object)
+        parts = self._parts()
+        if sum(map(len, parts)) + 32 * (width + 3) > MAX_RECORD_BYTES:
             return None
-        matrix = _numbers(self.rows)
-        if matrix is None or matrix.shape != (len(self.rows), len(names)):
+        values = _input_texts(list(chain.from_iterable(self.rows)))
+        if values is None or len(values) != len(self.rows) * width:
             return None
         counts = np.array(self.counts)
-        requests = np.repeat(np.array(self.requests), counts)
-        positions = np.arange(len(self.rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        numbers = _texts(matrix.ravel())
-        columns = [numbers[j :: len(names)] for j in range(len(names))]
-        extra = np.maximum(np.array(self.sizes) - len(names), 0)
-        fields = zip(
-            times[requests].tolist(),
-            ids[requests].tolist(),
-            positions.tolist(),
-            *columns,
-            _texts(np.asarray(self.scores, dtype=np.float64)),
-            _texts(np.repeat(np.array(self.seconds) * 1000.0, counts)),
-            extra.tolist(),
-            strict=True,
-        )
-        return requests.tolist(), [template % values for values in fields]
+        requests = np.array(self.requests)
+        of_request: Any = slice(None)  # each line's request, where requests have one row
+        positions: Any = b"0"
+        if len(self.rows) != len(self.requests):
+            of_request = np.repeat(np.arange(len(requests)), counts)
+            firsts = np.repeat(np.cumsum(counts) - counts, counts)
+            positions = _texts(np.arange(len(self.rows)) - firsts)
+            requests = requests[of_request]
+        grid = np.empty((len(self.rows), len(parts) + width + 7), dtype=object)
+        grid[:, [0, 3, 5]] = parts[:3]
+        grid[:, 1] = seconds_texts[requests]
+        grid[:, 2] = millis_texts[requests]
+        grid[:, 4] = ids[requests]
+        grid[:, 6] = positions
+        grid[:, 7 : 2 * width + 6 : 2] = parts[3 : 3 + width]
+        grid[:, 8 : 2 * width + 7 : 2] = np.array(values, dtype=object).reshape(-1, width)
+        grid[:, 2 * width + 7 :: 2] = parts[3 + width :]
+        latency = np.asarray(self.seconds, dtype=np.float64)[of_request] * 1000.0
+        extra = np.maximum(np.array(self.sizes) - width, 0)
+        outputs = _texts(np.asarray(self.scores, dtype=np.float64))
+        grid[:, 2 * width + 8 : 2 * width + 13 : 2] = np.array(
+            [outputs, _texts(latency), _texts(extra)], dtype=object
+        ).T
+        return requests, grid
 
-    def _template(self) -> bytes:
+    def _parts(self) -> list[bytes]:
+        """The constant parts of a line, before each value and after the last."""
         model = self.model
 
         def text(value: Any) -> bytes:
-            return orjson.dumps(value).replace(b"%", b"%%")
+            return orjson.dumps(value)
 
-        inputs = b",".join(text(name) + b":%s" for name in model.names)
-        return (
-            b'{"time":"%s+00:00","model":' + text(model.name)
-            + b',"version":' + text(model.version) + b',"id":"%s:%d","inputs":{' + inputs
-            + b'},"output":%s,"latency_ms":%s,"extra_fields":%d}\n'
-        )  # fmt: skip
+        names = [text(name) for name in model.names]
+        return [
+            b'{"time":"', b'","model":' + text(model.name) + b',"version":'
+            + text(model.version) + b',"id":"', b":", b'","inputs":{' + names[0] + b":",
+            *(b"," + name + b":" for name in names[1:]),
+            b'},"output":', b',"latency_ms":', b',"extra_fields":', b"}\n",
+        ]  # fmt: skip
 
 
-def _numbers(rows: list[tuple[Any, ...]]) -> np.ndarray | None:
-    """The rows as float64: texts seen by the Predictor cost a dict lookup each."""
-    if rows[0] and type(rows[0][0]) is str:
-        known = text_number_rows(rows)
-        if known is not None:
-            return np.array(known, dtype=np.float64)
+def _input_texts(values: list[Any]) -> list[bytes] | None:
+    """The JSON text of each input value as the model read it (NaN, a missing value, as
+    null); None if one is not a number. Texts written before cost a dict lookup each."""
     try:
-        return np.array(rows, dtype=np.float64)
+        return list(map(_JSON_TEXTS.__getitem__, values))
+    except (KeyError, TypeError):  # TypeError: a value that cannot be a key (a list, say)
+        pass
+    numbers = _numbers(values)
+    if numbers is None:
+        return None
+    texts = _texts(numbers)
+    known = _JSON_TEXTS
+    for value, written in zip(values, texts, strict=True):
+        if len(known) >= _JSON_TEXTS_MAX:
+            break
+        if type(value) is str and len(value) <= _JSON_TEXT_LENGTH and written != b"null":
+            known[value] = written
+    return texts
+
+
+def _numbers(values: list[Any]) -> np.ndarray | None:
+    """The values as float64: texts seen by the Predictor cost a dict lookup each."""
+    if values and type(values[0]) is str:
+        known = text_number_rows([values])
+        if known is not None:
+            return np.array(known[0], dtype=np.float64)
+    try:
+        return np.array(values, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
         return None
 

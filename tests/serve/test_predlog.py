@@ -129,7 +129,15 @@ def test_requests_of_every_shape_are_written_as_prediction_records_describes_the
          [spread.random() for _ in range(_rows(request))], spread.random() / 100)
         for index, (model, request) in enumerate(requests)
     ]  # fmt: skip
-    lines = [json.loads(line) for line in encode(pending)]
+    data, count = encode(pending)
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert count == len(lines)
+
+    def without_id(record: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in record.items() if k != "id"}, sort_keys=True)
+
+    again = [json.loads(line) for line in encode(pending)[0].splitlines()]  # texts known now
+    assert [without_id(line) for line in again] == [without_id(line) for line in lines]
 
     expected = []
     for at, model, request, scores, seconds in pending:
@@ -138,9 +146,6 @@ def test_requests_of_every_shape_are_written_as_prediction_records_describes_the
                 record["inputs"] = {k: None if v != v else v for k, v in record["inputs"].items()}
             expected.append(record)
     assert len(lines) == len(expected) == 20
-
-    def without_id(record: dict[str, Any]) -> str:
-        return json.dumps({k: v for k, v in record.items() if k != "id"}, sort_keys=True)
 
     assert sorted(map(without_id, lines)) == sorted(map(without_id, expected))
     by_request: dict[str, list[str]] = {}
@@ -162,7 +167,8 @@ def test_times_are_written_as_record_time_writes_them() -> None:
     times = [1.7e9 + spread.random() * 1e8 for _ in range(5_000)]
     times += [float(int(t)) + ms / 1000 + delta for t in times[:500]
               for ms in (0, 999, 1000) for delta in (-6e-7, -4e-7, 0.0, 4e-7)]  # fmt: skip
-    written = [f"{text.decode()}+00:00" for text in encoded_times(np.array(times))]
+    seconds, millis = encoded_times(np.array(times))
+    written = [(second + milli).decode() for second, milli in zip(seconds, millis, strict=True)]
     assert written == [record_time(at) for at in times]
 
 
