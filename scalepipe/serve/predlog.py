@@ -35,7 +35,12 @@ import numpy as np
 import orjson
 
 from scalepipe.predict.inputs import text_number_rows
-from scalepipe.predict.records import MAX_RECORD_BYTES, prediction_records, to_line
+from scalepipe.predict.records import (
+    MAX_RECORD_BYTES,
+    error_record,
+    prediction_records,
+    to_line,
+)
 from scalepipe.predict.requests import Records
 from scalepipe.serve.background import PeriodicFlush
 
@@ -61,15 +66,29 @@ class PredictionLog(PeriodicFlush):
             path.mkdir(parents=True, exist_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._pending: list[tuple[float, LoadedVersion, Any, list[float], float]] = []
+        self._pending: list[Pending] = []
         self._lock = threading.Lock()
         self._lost = 0
 
     def record(
         self, model: LoadedVersion, request: Any, scores: list[float], seconds: float
     ) -> None:
-        """The hot path: remember what happened; the writing happens elsewhere."""
-        self._pending.append((time.time(), model, request, scores, seconds))
+        """The hot path: remember what happened; the writing happens elsewhere.
+
+        A record of texts the log has written before (the book's GET, mostly) is kept as
+        the JSON texts of its values, and the request is let go: keeping a second's worth
+        of requests alive until the writer reads them again (their memory cold by then,
+        and new requests' memory fresh) costs the server more than writing them."""
+        if type(request) is dict and len(scores) == 1:
+            try:
+                texts = tuple(map(_JSON_TEXTS.get, model.pick(request)))
+            except (KeyError, TypeError):  # not every feature; a value that is no key
+                texts = (None,)
+            if None not in texts:
+                entry = (time.time(), model, None, scores[0], seconds, texts, len(request))
+                self._pending.append(entry)
+                return
+        self._pending.append((time.time(), model, request, scores, seconds, None, 0))
 
     def flush(self) -> int:
         with self._lock:
@@ -155,7 +174,9 @@ class PredictionLog(PeriodicFlush):
             partial.unlink(missing_ok=True)
 
 
-Pending = tuple[float, "LoadedVersion", Any, list[float], float]
+# (time, model, request, scores, seconds, None, 0), or for a record whose values' texts
+# are known, (time, model, None, score, seconds, the values' JSON texts, the record's size)
+Pending = tuple[float, "LoadedVersion", Any, Any, float, "tuple[bytes, ...] | None", int]
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
 MILLIS = np.array([b".%03d+00:00" % millis for millis in range(1000)], dtype=object)
 # The JSON text of each input text the log has written (texts the Predictor read as
@@ -166,8 +187,7 @@ _JSON_TEXT_LENGTH = 12
 
 
 def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
-    """The JSON lines of the (time, model, request, scores, seconds) of scored requests,
-    in request order, and how many: lists of plain records a model version at a time,
+    """The JSON lines of scored requests (PredictionLog.record's entries), in request order, and how many: lists of plain records a model version at a time,
     anything else record by record (prediction_records: it also words what it cannot
     describe)."""
     if not pending:
@@ -176,33 +196,37 @@ def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
     ids = np.array(np.frombuffer(os.urandom(8 * count).hex().encode(), "S16").tolist(), object)
     seconds_texts, millis_texts = encoded_times(np.fromiter(map(itemgetter(0), pending),
                                                             np.float64, count))  # fmt: skip
-    groups: dict[int, _Plain] = {}
+    groups: dict[tuple[int, bool], _Plain] = {}
     one_by_one: list[int] = []
     alike = _Plain.alike(pending)
     if alike is not None:
-        groups[0] = alike
+        groups[0, alike.texts] = alike
     else:
-        for index, (_, model, request, scores, seconds) in enumerate(pending):
-            group = groups.get(id(model))
+        for index, (_, model, request, scores, seconds, texts, size) in enumerate(pending):
+            key = id(model), texts is not None
+            group = groups.get(key)
             if group is None:
-                group = groups[id(model)] = _Plain(model)
-            if not group.add(index, request, scores, seconds):
+                group = groups[key] = _Plain(model, texts=key[1])
+            if texts is not None:
+                group.add_texts(index, texts, size, scores, seconds)
+            elif not group.add(index, request, scores, seconds):
                 one_by_one.append(index)
-    written: list[tuple[np.ndarray, np.ndarray]] = []
+    written: list[tuple[_Plain, np.ndarray, np.ndarray]] = []
     for group in groups.values():
         grid = group.grid(ids, seconds_texts, millis_texts)
         if grid is None:
             one_by_one.extend(group.requests)
         elif len(grid[1]):
-            written.append(grid)
-    if not one_by_one and len(written) == 1:  # most flushes: one model, plain records
-        grid = written[0][1]
+            written.append((group, *grid))
+    if not one_by_one and len(written) == 1 and not written[0][0].long:  # most flushes
+        grid = written[0][2]
         return b"".join(grid.ravel().tolist()), len(grid)
     lines: list[tuple[int, bytes]] = []
-    for requests, grid in written:
-        lines.extend(zip(requests.tolist(), map(b"".join, grid.tolist()), strict=True))
+    for group, requests, grid in written:
+        join = group.line if group.long else b"".join
+        lines.extend(zip(requests.tolist(), map(join, grid.tolist()), strict=True))
     for index in one_by_one:
-        at, model, request, scores, seconds = pending[index]
+        at, model, request, scores, seconds, _, _ = pending[index]
         time_text = (seconds_texts[index] + millis_texts[index]).decode()
         records = prediction_records(model, request, scores, seconds, at,
                                      request_id=ids[index].decode(), time_text=time_text)  # fmt: skip
@@ -227,8 +251,11 @@ class _Plain:
     """One model version's requests of plain records (objects with every feature); grid()
     lays their lines out as a table of byte strings, a column of values at a time."""
 
-    def __init__(self, model: LoadedVersion) -> None:
+    def __init__(self, model: LoadedVersion, texts: bool = False) -> None:
+        """`texts`: rows of the JSON texts of the values (record() made them), not the
+        values."""
         self.model = model
+        self.texts = texts
         self.requests: list[int] = []
         self.counts: list[int] = []
         self.rows: list[tuple[Any, ...]] = []
@@ -240,31 +267,53 @@ class _Plain:
     def alike(cls, pending: Sequence[Pending]) -> _Plain | None:
         """Most flushes at once (C-level passes, no loop in Python): one model version,
         every request one record of every feature (a GET, or a list of one)."""
-        _, models, requests, scores, seconds = zip(*pending, strict=True)
+        _, models, requests, scores, seconds, texts, sizes = zip(*pending, strict=True)
         count = len(requests)
         if not all(map(operator.is_, models, repeat(models[0]))):
             return None
-        if list(map(len, scores)).count(1) != count:
-            return None
-        if list(map(type, requests)).count(Records) == count:
-            requests = tuple(map(attrgetter("items"), requests))
-        if list(map(type, requests)).count(list) == count:
-            if list(map(len, requests)).count(1) != count:
+        if texts.count(None) == 0:
+            group = cls(models[0], texts=True)
+            group.rows, group.sizes, group.scores = list(texts), list(sizes), list(scores)
+        elif texts.count(None) == count and list(map(len, scores)).count(1) == count:
+            group = cls(models[0])
+            if not group._pick(requests):
                 return None
-            requests = tuple(map(itemgetter(0), requests))
-        if list(map(type, requests)).count(dict) != count:
+            group.scores = list(chain.from_iterable(scores))
+        else:
             return None
-        group = cls(models[0])
-        try:
-            group.rows = list(map(group.model.pick, requests))
-        except (KeyError, TypeError):
-            return None
-        group.sizes = list(map(len, requests))
-        group.scores = list(chain.from_iterable(scores))
         group.counts = [1] * count
         group.requests = list(range(count))
         group.seconds = list(seconds)
         return group
+
+    def _pick(self, requests: Sequence[Any]) -> bool:
+        """The rows of requests each of one record (or a list or Records of one)."""
+        count = len(requests)
+        if list(map(type, requests)).count(Records) == count:
+            requests = tuple(map(attrgetter("items"), requests))
+        if list(map(type, requests)).count(list) == count:
+            if list(map(len, requests)).count(1) != count:
+                return False
+            requests = tuple(map(itemgetter(0), requests))
+        if list(map(type, requests)).count(dict) != count:
+            return False
+        try:
+            self.rows = list(map(self.model.pick, requests))
+        except (KeyError, TypeError):
+            return False
+        self.sizes = list(map(len, requests))
+        return True
+
+    def add_texts(
+        self, index: int, texts: tuple[bytes, ...], size: int, score: float, seconds: float
+    ) -> None:
+        """A record whose values record() kept as their JSON texts."""
+        self.rows.append(texts)
+        self.sizes.append(size)
+        self.scores.append(score)
+        self.counts.append(1)
+        self.requests.append(index)
+        self.seconds.append(seconds)
 
     def add(self, index: int, request: Any, scores: list[float], seconds: float) -> bool:
         items = request.items if type(request) is Records else request
@@ -301,15 +350,14 @@ class _Plain:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The request of each line, and the lines as rows of byte strings to join; None
         when a value is not a number (the requests then go record by record, whose error
-        records name it) or a line could pass MAX_RECORD_BYTES."""
+        records name it)."""
         names = self.model.names
         width = len(names)
         if not self.rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), object)
         parts = self._parts()
-        if sum(map(len, parts)) + 32 * (width + 3) > MAX_RECORD_BYTES:
-            return None
-        values = _input_texts(list(chain.from_iterable(self.rows)))
+        flat = list(chain.from_iterable(self.rows))
+        values = flat if self.texts else _input_texts(flat)
         if values is None or len(values) != len(self.rows) * width:
             return None
         counts = np.array(self.counts)
@@ -337,6 +385,21 @@ class _Plain:
             [outputs, _texts(latency), _texts(extra)], dtype=object
         ).T
         return requests, grid
+
+    @property
+    def long(self) -> bool:
+        """Whether a line could pass MAX_RECORD_BYTES (a model of thousands of features)."""
+        return sum(map(len, self._parts())) + 32 * (len(self.model.names) + 3) > MAX_RECORD_BYTES
+
+    def line(self, row: list[bytes]) -> bytes:
+        """A row of grid() joined; an error record if it passes MAX_RECORD_BYTES."""
+        line = b"".join(row)
+        if len(line) <= MAX_RECORD_BYTES + 1:  # and its newline
+            return line
+        identity = {"time": (row[1] + row[2]).decode(), "model": self.model.name,
+                    "version": self.model.version, "id": (row[4] + b":" + row[6]).decode()}  # fmt: skip
+        too_big = ValueError(f"the record is {len(line) - 1:,} bytes, over {MAX_RECORD_BYTES:,}")
+        return to_line(error_record(identity, too_big), orjson.dumps)
 
     def _parts(self) -> list[bytes]:
         """The constant parts of a line, before each value and after the last."""

@@ -15,7 +15,7 @@ import pytest
 
 from scalepipe.predict import Predictor
 from scalepipe.predict.predictor import LoadedVersion
-from scalepipe.predict.records import prediction_records, record_time
+from scalepipe.predict.records import MAX_RECORD_BYTES, prediction_records, record_time
 from scalepipe.predict.requests import Columns, Records, Rows
 from scalepipe.serve.predlog import PredictionLog, encode, encoded_times
 from scalepipe.store import ModelStore
@@ -101,11 +101,13 @@ def test_a_request_whose_shape_cannot_be_read_is_one_error_record(
 
 
 def test_requests_of_every_shape_are_written_as_prediction_records_describes_them(
-    games: LoadedVersion,
+    games: LoadedVersion, tmp_path: Path
 ) -> None:
     """The server writes plain records a column at a time and the rest one by one; either
     way each line is the record prediction_records gives (numbers as the model scored
-    them, NaN as null), with a fresh request id and the row's index."""
+    them, NaN as null), with a fresh request id and the row's index. Records whose texts
+    the log has written before arrive as their JSON texts (record() makes them): the same
+    lines."""
     missing_allowed = replace(games, accepts_missing=True)
     names = games.names
     numbers = {name: float(value) for name, value in BOOK.items()}
@@ -122,43 +124,77 @@ def test_requests_of_every_shape_are_written_as_prediction_records_describes_the
         (games, Records([{"G1": "1"}])),
         (games, Records([BOOK | {"G7": [[1]]}])),
         (missing_allowed, BOOK),
+        (games, BOOK | {"G2": "1", "note": "not a feature"}),
     ]
     spread = random.Random(7)
-    pending = [
+    scored = [
         (1.7e9 + index + spread.random(), model, request,
          [spread.random() for _ in range(_rows(request))], spread.random() / 100)
         for index, (model, request) in enumerate(requests)
     ]  # fmt: skip
-    data, count = encode(pending)
-    lines = [json.loads(line) for line in data.splitlines()]
-    assert count == len(lines)
-
-    def without_id(record: dict[str, Any]) -> str:
-        return json.dumps({k: v for k, v in record.items() if k != "id"}, sort_keys=True)
-
-    again = [json.loads(line) for line in encode(pending)[0].splitlines()]  # texts known now
-    assert [without_id(line) for line in again] == [without_id(line) for line in lines]
-
     expected = []
-    for at, model, request, scores, seconds in pending:
+    for at, model, request, scores, seconds in scored:
         for record in prediction_records(model, request, scores, seconds, at):
             if "inputs" in record:
                 record["inputs"] = {k: None if v != v else v for k, v in record["inputs"].items()}
-            expected.append(record)
-    assert len(lines) == len(expected) == 20
+            expected.append(without_id(record))
+    assert len(expected) == 21
 
-    assert sorted(map(without_id, lines)) == sorted(map(without_id, expected))
+    def written(pending: list[Any]) -> list[dict[str, Any]]:
+        data, count = encode(pending)
+        lines = [json.loads(line) for line in data.splitlines()]
+        assert count == len(lines)
+        assert [without_id(line) for line in lines] == expected
+        return lines
+
+    lines = written([(*entry, None, 0) for entry in scored])
+    log = PredictionLog(tmp_path / "log.jsonl")
+    for _, model, request, scores, seconds in scored:
+        log.record(model, request, scores, seconds)
+    as_recorded = [(at, *entry[1:]) for (at, *_), entry in zip(scored, log._pending, strict=True)]
+    assert sum(entry[5] is not None for entry in as_recorded) == 3  # texts written before
+    written(as_recorded)
+    books = [entry for entry in as_recorded if entry[5] is not None and entry[1] is games]
+    assert len(books) == 2
+    data, count = encode(books)  # one model, one record each: the flush most servers see
+    assert [without_id(json.loads(line)) for line in data.splitlines()] == [
+        expected[0],
+        expected[-1],
+    ]
+
     by_request: dict[str, list[str]] = {}
     for line in lines:
         by_request.setdefault(line["time"], []).append(line["id"])
     assert len(by_request) == len(requests)
     prefixes = set()
-    for (_, _, request, _, _), time in zip(pending, sorted(by_request), strict=True):
+    for (_, _, request, _, _), time in zip(scored, sorted(by_request), strict=True):
         ids = sorted(by_request[time], key=lambda i: int(i.split(":")[1]))
         prefix = ids[0].split(":")[0]
         assert re.fullmatch("[0-9a-f]{16}", prefix) and prefix not in prefixes
         prefixes.add(prefix)
         assert ids == [f"{prefix}:{row}" for row in range(_rows(request))]
+
+
+def test_a_line_over_the_record_bound_becomes_an_error_record(games: LoadedVersion) -> None:
+    """A model of very long feature names: its lines would pass MAX_RECORD_BYTES, so each
+    becomes an error record naming the request; the lines around it are whole."""
+    signature = games.card.signature
+    wide = [replace(feature, name=f"{feature.name}_{'x' * 7_000}") for feature in signature.features]
+    model = replace(games, card=replace(games.card, signature=replace(signature, features=tuple(wide))))
+    record = {feature.name: BOOK[name] for feature, name in zip(wide, games.names, strict=True)}
+    pending = [(1.7e9, games, BOOK, [0.25], 0.001, None, 0),
+               (1.7e9 + 1, model, record, [0.5], 0.001, None, 0),
+               (1.7e9 + 2, games, BOOK, [0.75], 0.001, None, 0)]  # fmt: skip
+    data, count = encode(pending)
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert count == 3 and max(map(len, data.splitlines())) <= MAX_RECORD_BYTES
+    assert [line.get("output") for line in lines] == [0.25, None, 0.75]
+    assert lines[1]["model"] == "games" and re.fullmatch("[0-9a-f]{16}:0", lines[1]["id"])
+    assert re.fullmatch(r"ValueError: the record is [\d,]+ bytes, over 65,536", lines[1]["error"])
+
+
+def without_id(record: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in record.items() if k != "id"}, sort_keys=True)
 
 
 def test_times_are_written_as_record_time_writes_them() -> None:
