@@ -9,13 +9,15 @@ scalepipe against the training profile (the card's), from columns in memory, fro
 Parquet log and from a JSON Lines log; Evidently 0.7's DataDriftPreset against the
 100,000 training rows, given both as pandas frames already in memory
 (.venv-evidently: `make bench` makes it).
-(2) `scalepipe serve games`, 2 workers, one-row GETs at 64 connections with wrk: as it
-comes (rolling drift gauges on), with --log-predictions (a JSON Lines file), and without
-the drift gauges; alternated five times. Throughput at saturation on a shared 2-core
-machine swings by 10-20 % from run to run, more than the cost measured, so each run
-also reports the server's CPU time per request (all its processes, from /proc) and the
-log writer's CPU time per record (its /metrics counter): their ratio is the log's
-share of the server's work.
+(2) `scalepipe serve games`, one-row GETs at 64 connections with wrk: with
+--log-predictions (a JSON Lines file), and without the drift gauges, each against the
+server as it comes (rolling drift gauges on, no log). Throughput at saturation on a
+shared 2-core machine swings by 10-20 % between identical runs, more than the cost
+measured, so the two servers of a comparison (one worker each) run at the same time,
+each loaded by its own wrk: what the machine does to one it does to the other, and the
+ratio is read per round. Each run also reports the server's CPU time per request (all
+its processes, from /proc) and the log writer's CPU time per record (its /metrics
+counter).
 
 Goals: the drift report <= 1 s and >= 50x Evidently; logging costs <= 5 % of req/s.
 The model is trained here, so its card holds the profile the gauges measure against.
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -178,10 +181,9 @@ LOG_RECORDS = "scalepipe_prediction_log_records_total"
 
 
 def serving_cases(seconds: int, rounds: int) -> dict[str, list[dict[str, float]]]:
-    """Per case and round: req/s, the server's CPU per request (all its processes), and
-    with the log, its writer's CPU per record (from /metrics)."""
-    from serve import free_port, group_cpu_seconds, wait_until_up, wrk
-
+    """Per case and round: req/s, the server's CPU per request (all its processes), with
+    the log its writer's CPU per record (from /metrics), and both as a ratio to the
+    server without the log that ran beside it."""
     from scalepipe.io import load
     from scalepipe.store import ModelStore
     from scalepipe.train import train_frame
@@ -191,49 +193,82 @@ def serving_cases(seconds: int, rounds: int) -> dict[str, list[dict[str, float]]
     row = games[list(trained.signature.names)].iloc[3]
     query = "&".join(f"{name}={int(value)}" for name, value in row.items())
     cases = {
-        "without --log-predictions": [],
         "with --log-predictions": ["--log-predictions", "{log}"],
         "without drift gauges (--drift-window 0)": ["--drift-window", "0"],
     }
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in [BASE, *cases]}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         store = ModelStore(str(folder / "models"))
         trained.publish(store, name="games", alias="champion")  # with the training profile
         for round_ in range(rounds):
             for name, extra in cases.items():
-                port = free_port()
                 log = str(folder / f"log-{round_}.jsonl")
-                command = [str(Path(sys.executable).parent / "scalepipe"), "serve", "games",
-                           "--store", store.url, "--workers", "2", "--port", str(port),
-                           *(part.format(log=log) for part in extra)]  # fmt: skip
-                server = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL,
-                                          start_new_session=True)  # fmt: skip
-                try:
-                    url = f"http://127.0.0.1:{port}/?{query}"
-                    wait_until_up(url, server)
-                    wrk(url, 64, 2)  # warm-up
-                    time.sleep(1.5)  # the warm-up's log written
-                    before = _log_counters(port), sum(group_cpu_seconds(server.pid).values())
-                    got = wrk(url, 64, seconds)
-                    time.sleep(1.5)  # the run's log written
-                    after = _log_counters(port), sum(group_cpu_seconds(server.pid).values())
-                finally:
-                    server.terminate()
-                    server.wait(timeout=60)
-                result = {"rate": got["rate"],
-                          "cpu_us": (after[1] - before[1]) / got["requests"] * 1e6}  # fmt: skip
-                records = after[0][LOG_RECORDS] - before[0][LOG_RECORDS]
-                if records:
-                    result["log_us"] = (after[0][LOG_CPU] - before[0][LOG_CPU]) / records * 1e6
+                extra = [part.format(log=log) for part in extra]
+                pair = [(BASE, []), (name, extra)]
+                if round_ % 2:
+                    pair.reverse()  # which server starts first
+                got = dict(_side_by_side(store.url, query, pair, seconds))
+                base, result = got[BASE], got[name]
+                result["rate_ratio"] = result["rate"] / base["rate"]
+                result["cpu_ratio"] = result["cpu_us"] / base["cpu_us"]
                 runs[name].append(result)
-                time.sleep(1)
-                print(f"{name}, round {round_ + 1}: {result['rate']:,.0f} req/s, "
-                      f"{result['cpu_us']:.0f} us CPU a request"
-                      + (f", the log {result['log_us']:.1f} us a record" if records else ""),
-                      flush=True)  # fmt: skip
+                runs[BASE].append(base)
+                print(f"round {round_ + 1}, {name}: {result['rate']:,.0f} req/s beside "
+                      f"{base['rate']:,.0f} ({result['rate_ratio']:.1%}), CPU a request "
+                      f"{result['cpu_us']:.0f} us beside {base['cpu_us']:.0f} us "
+                      f"({result['cpu_ratio']:.1%})"
+                      + (f", the log {result['log_us']:.1f} us a record" if "log_us" in result
+                         else ""), flush=True)  # fmt: skip
     return runs
+
+
+BASE = "without --log-predictions"
+
+
+def _side_by_side(
+    store: str, query: str, cases: list[tuple[str, list[str]]], seconds: int
+) -> list[tuple[str, dict[str, float]]]:
+    """Each case a server of one worker, loaded by its own wrk (64 connections) at the
+    same time as the others: what the machine does to one it does to all, so their ratio
+    holds where req/s alone swings by 10-20 % between identical runs of a shared VM."""
+    from serve import free_port, wait_until_up, wrk
+
+    servers = []
+    try:
+        for _, extra in cases:
+            port = free_port()
+            command = [str(Path(sys.executable).parent / "scalepipe"), "serve", "games",
+                       "--store", store, "--workers", "1", "--port", str(port), *extra]  # fmt: skip
+            quiet = subprocess.DEVNULL
+            server = subprocess.Popen(command, stdout=quiet, stderr=quiet, start_new_session=True)
+            servers.append((server, port, f"http://127.0.0.1:{port}/?{query}"))
+            wait_until_up(servers[-1][2], server)
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(lambda server: wrk(server[2], 64, 2), servers))  # warm-up
+            time.sleep(1.5)  # the warm-up's log written
+            before = [(_log_counters(port), _cpu(server.pid)) for server, port, _ in servers]
+            got = list(pool.map(lambda server: wrk(server[2], 64, seconds), servers))
+            time.sleep(1.5)  # the run's log written
+            after = [(_log_counters(port), _cpu(server.pid)) for server, port, _ in servers]
+    finally:
+        for server, _, _ in servers:
+            server.terminate()
+            server.wait(timeout=60)
+    results = []
+    for (name, _), run, (log0, cpu0), (log1, cpu1) in zip(cases, got, before, after, strict=True):
+        result = {"rate": run["rate"], "cpu_us": (cpu1 - cpu0) / run["requests"] * 1e6}
+        records = log1[LOG_RECORDS] - log0[LOG_RECORDS]
+        if records:
+            result["log_us"] = (log1[LOG_CPU] - log0[LOG_CPU]) / records * 1e6
+        results.append((name, result))
+    return results
+
+
+def _cpu(group: int) -> float:
+    from serve import group_cpu_seconds
+
+    return sum(group_cpu_seconds(group).values())
 
 
 def _log_counters(port: int) -> dict[str, float]:
@@ -266,23 +301,28 @@ def main() -> None:
     if options.no_serving:
         return
     runs = serving_cases(options.seconds, options.rounds)
-    median = {name: {key: statistics.median(run[key] for run in values if key in run)
-                     for key in values[0]} for name, values in runs.items()}  # fmt: skip
-    base = median["without --log-predictions"]
-    print(f"\nServing games, 2 workers, one-row GETs, 64 connections "
-          f"(median of {options.rounds} alternated runs)\n")  # fmt: skip
-    print("| case | req/s (median) | runs | vs without | server CPU us a request | vs without |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("\nServing games, one-row GETs: each case a 1-worker server loaded at 64 "
+          "connections side by side with one without the log, "
+          f"{options.rounds} rounds (medians)\n")  # fmt: skip
+    print("| case | req/s | vs the one beside it | rounds | server CPU us a request "
+          "| vs the one beside it |")  # fmt: skip
+    print("|---|---:|---:|---|---:|---:|")
     for name, values in runs.items():
-        rates = ", ".join(f"{run['rate']:,.0f}" for run in values)
-        rate, cpu = median[name]["rate"], median[name]["cpu_us"]
-        print(f"| scalepipe serve {name} | {rate:,.0f} | {rates} | {rate / base['rate']:.1%} "
-              f"| {cpu:.0f} | {cpu / base['cpu_us']:.1%} |")  # fmt: skip
-    logged = median["with --log-predictions"]
-    print(
-        f"\nThe prediction log's writer: {logged['log_us']:.1f} us CPU a record (median), "
-        f"{logged['log_us'] / base['cpu_us']:.1%} of the server's CPU a request without it."
-    )
+        rate = statistics.median(run["rate"] for run in values)
+        cpu = statistics.median(run["cpu_us"] for run in values)
+        if name == BASE:
+            print(f"| scalepipe serve {name} | {rate:,.0f} | 100% | | {cpu:.0f} | 100% |")
+            continue
+        ratios = [run["rate_ratio"] for run in values]
+        each = ", ".join(f"{ratio:.1%}" for ratio in ratios)
+        cpu_ratio = statistics.median(run["cpu_ratio"] for run in values)
+        print(f"| scalepipe serve {name} | {rate:,.0f} | {statistics.median(ratios):.1%} "
+              f"| {each} | {cpu:.0f} | {cpu_ratio:.1%} |")  # fmt: skip
+    logged = runs["with --log-predictions"]
+    writer = statistics.median(run["log_us"] for run in logged if "log_us" in run)
+    beside = statistics.median(run["cpu_us"] for run in runs[BASE])
+    print(f"\nThe prediction log's writer: {writer:.1f} us CPU a record (median), "
+          f"{writer / beside:.1%} of a request's CPU without the log.")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ server's log with the count of records lost, and the server keeps serving.
 from __future__ import annotations
 
 import fcntl
-import operator
 import logging
+import operator
 import os
 import threading
 import time
@@ -176,7 +176,7 @@ class PredictionLog(PeriodicFlush):
 
 # (time, model, request, scores, seconds, None, 0), or for a record whose values' texts
 # are known, (time, model, None, score, seconds, the values' JSON texts, the record's size)
-Pending = tuple[float, "LoadedVersion", Any, Any, float, "tuple[bytes, ...] | None", int]
+Pending = tuple[float, "LoadedVersion", Any, Any, float, "tuple[Any, ...] | None", int]
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
 MILLIS = np.array([b".%03d+00:00" % millis for millis in range(1000)], dtype=object)
 # The JSON text of each input text the log has written (texts the Predictor read as
@@ -187,8 +187,9 @@ _JSON_TEXT_LENGTH = 12
 
 
 def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
-    """The JSON lines of scored requests (PredictionLog.record's entries), in request order, and how many: lists of plain records a model version at a time,
-    anything else record by record (prediction_records: it also words what it cannot
+    """The JSON lines of scored requests (PredictionLog.record's entries), in request
+    order, and how many: lists of plain records a model version at a time, anything
+    else record by record (prediction_records: it also words what it cannot
     describe)."""
     if not pending:
         return b"", 0
@@ -213,14 +214,14 @@ def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
                 one_by_one.append(index)
     written: list[tuple[_Plain, np.ndarray, np.ndarray]] = []
     for group in groups.values():
-        grid = group.grid(ids, seconds_texts, millis_texts)
-        if grid is None:
+        laid_out = group.grid(ids, seconds_texts, millis_texts)
+        if laid_out is None:
             one_by_one.extend(group.requests)
-        elif len(grid[1]):
-            written.append((group, *grid))
+        elif len(laid_out[1]):
+            written.append((group, *laid_out))
     if not one_by_one and len(written) == 1 and not written[0][0].long:  # most flushes
-        grid = written[0][2]
-        return b"".join(grid.ravel().tolist()), len(grid)
+        only = written[0][2]
+        return b"".join(only.ravel().tolist()), len(only)
     lines: list[tuple[int, bytes]] = []
     for group, requests, grid in written:
         join = group.line if group.long else b"".join
@@ -228,8 +229,9 @@ def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
     for index in one_by_one:
         at, model, request, scores, seconds, _, _ = pending[index]
         time_text = (seconds_texts[index] + millis_texts[index]).decode()
+        request_id = ids[index].decode()
         records = prediction_records(model, request, scores, seconds, at,
-                                     request_id=ids[index].decode(), time_text=time_text)  # fmt: skip
+                                     request_id=request_id, time_text=time_text)  # fmt: skip
         lines.extend((index, to_line(record, orjson.dumps)) for record in records)
     lines.sort(key=itemgetter(0))  # stable: a request's rows keep their order
     return b"".join(map(itemgetter(1), lines)), len(lines)
@@ -396,8 +398,9 @@ class _Plain:
         line = b"".join(row)
         if len(line) <= MAX_RECORD_BYTES + 1:  # and its newline
             return line
-        identity = {"time": (row[1] + row[2]).decode(), "model": self.model.name,
-                    "version": self.model.version, "id": (row[4] + b":" + row[6]).decode()}  # fmt: skip
+        model = self.model
+        identity = {"time": (row[1] + row[2]).decode(), "model": model.name,
+                    "version": model.version, "id": (row[4] + b":" + row[6]).decode()}  # fmt: skip
         too_big = ValueError(f"the record is {len(line) - 1:,} bytes, over {MAX_RECORD_BYTES:,}")
         return to_line(error_record(identity, too_big), orjson.dumps)
 

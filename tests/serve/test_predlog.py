@@ -157,6 +157,7 @@ def test_requests_of_every_shape_are_written_as_prediction_records_describes_the
     books = [entry for entry in as_recorded if entry[5] is not None and entry[1] is games]
     assert len(books) == 2
     data, count = encode(books)  # one model, one record each: the flush most servers see
+    assert count == 2
     assert [without_id(json.loads(line)) for line in data.splitlines()] == [
         expected[0],
         expected[-1],
@@ -179,8 +180,12 @@ def test_a_line_over_the_record_bound_becomes_an_error_record(games: LoadedVersi
     """A model of very long feature names: its lines would pass MAX_RECORD_BYTES, so each
     becomes an error record naming the request; the lines around it are whole."""
     signature = games.card.signature
-    wide = [replace(feature, name=f"{feature.name}_{'x' * 7_000}") for feature in signature.features]
-    model = replace(games, card=replace(games.card, signature=replace(signature, features=tuple(wide))))
+    wide = [
+        replace(feature, name=f"{feature.name}_{'x' * 7_000}") for feature in signature.features
+    ]
+    model = replace(
+        games, card=replace(games.card, signature=replace(signature, features=tuple(wide)))
+    )
     record = {feature.name: BOOK[name] for feature, name in zip(wide, games.names, strict=True)}
     pending = [(1.7e9, games, BOOK, [0.25], 0.001, None, 0),
                (1.7e9 + 1, model, record, [0.5], 0.001, None, 0),
