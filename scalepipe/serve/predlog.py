@@ -25,7 +25,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -212,20 +212,20 @@ def encode(pending: Sequence[Pending]) -> tuple[bytes, int]:
                 group.add_texts(index, texts, size, scores, seconds)
             elif not group.add(index, request, scores, seconds):
                 one_by_one.append(index)
-    written: list[tuple[_Plain, np.ndarray, np.ndarray]] = []
+    written: list[tuple[_Plain, list[int], list[Iterable[bytes]]]] = []
     for group in groups.values():
-        laid_out = group.grid(ids, seconds_texts, millis_texts)
+        laid_out = group.columns(ids, seconds_texts, millis_texts)
         if laid_out is None:
             one_by_one.extend(group.requests)
-        elif len(laid_out[1]):
+        elif laid_out[0]:
             written.append((group, *laid_out))
     if not one_by_one and len(written) == 1 and not written[0][0].long:  # most flushes
-        only = written[0][2]
-        return b"".join(only.ravel().tolist()), len(only)
+        _, requests, columns = written[0]  # the constant columns repeat without end
+        return b"".join(chain.from_iterable(zip(*columns, strict=False))), len(requests)
     lines: list[tuple[int, bytes]] = []
-    for group, requests, grid in written:
+    for group, requests, columns in written:
         join = group.line if group.long else b"".join
-        lines.extend(zip(requests.tolist(), map(join, grid.tolist()), strict=True))
+        lines.extend(zip(requests, map(join, zip(*columns, strict=False)), strict=True))
     for index in one_by_one:
         at, model, request, scores, seconds, _, _ = pending[index]
         time_text = (seconds_texts[index] + millis_texts[index]).decode()
@@ -250,8 +250,9 @@ def encoded_times(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Plain:
-    """One model version's requests of plain records (objects with every feature); grid()
-    lays their lines out as a table of byte strings, a column of values at a time."""
+    """One model version's requests of plain records (objects with every feature);
+    columns() lays their lines out as columns of byte strings, a column of values at a
+    time."""
 
     def __init__(self, model: LoadedVersion, texts: bool = False) -> None:
         """`texts`: rows of the JSON texts of the values (record() made them), not the
@@ -347,54 +348,49 @@ class _Plain:
         kept = sum(self.counts)
         del self.rows[kept:], self.sizes[kept:], self.scores[kept:]
 
-    def grid(
+    def columns(
         self, ids: np.ndarray, seconds_texts: np.ndarray, millis_texts: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The request of each line, and the lines as rows of byte strings to join; None
-        when a value is not a number (the requests then go record by record, whose error
-        records name it)."""
+    ) -> tuple[list[int], list[Iterable[bytes]]] | None:
+        """The request of each line, and the lines' byte strings a column at a time (a
+        line is a row of them joined); None when a value is not a number (the requests
+        then go record by record, whose error records name it)."""
         names = self.model.names
         width = len(names)
         if not self.rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), object)
+            return [], []
         parts = self._parts()
         flat = list(chain.from_iterable(self.rows))
         values = flat if self.texts else _input_texts(flat)
         if values is None or len(values) != len(self.rows) * width:
             return None
-        counts = np.array(self.counts)
         requests = np.array(self.requests)
-        of_request: Any = slice(None)  # each line's request, where requests have one row
-        positions: Any = b"0"
+        latency = np.asarray(self.seconds, dtype=np.float64) * 1000.0
+        positions: Iterable[bytes] = repeat(b"0")
         if len(self.rows) != len(self.requests):
-            of_request = np.repeat(np.arange(len(requests)), counts)
+            counts = np.array(self.counts)
             firsts = np.repeat(np.cumsum(counts) - counts, counts)
             positions = _texts(np.arange(len(self.rows)) - firsts)
-            requests = requests[of_request]
-        grid = np.empty((len(self.rows), len(parts) + width + 7), dtype=object)
-        grid[:, [0, 3, 5]] = parts[:3]
-        grid[:, 1] = seconds_texts[requests]
-        grid[:, 2] = millis_texts[requests]
-        grid[:, 4] = ids[requests]
-        grid[:, 6] = positions
-        grid[:, 7 : 2 * width + 6 : 2] = parts[3 : 3 + width]
-        grid[:, 8 : 2 * width + 7 : 2] = np.array(values, dtype=object).reshape(-1, width)
-        grid[:, 2 * width + 7 :: 2] = parts[3 + width :]
-        latency = np.asarray(self.seconds, dtype=np.float64)[of_request] * 1000.0
+            requests, latency = np.repeat(requests, counts), np.repeat(latency, counts)
         extra = np.maximum(np.array(self.sizes) - width, 0)
-        outputs = _texts(np.asarray(self.scores, dtype=np.float64))
-        grid[:, 2 * width + 8 : 2 * width + 13 : 2] = np.array(
-            [outputs, _texts(latency), _texts(extra)], dtype=object
-        ).T
-        return requests, grid
+        inputs = [column for j in range(width)
+                  for column in (repeat(parts[3 + j]), values[j::width])]  # fmt: skip
+        return requests.tolist(), [
+            repeat(parts[0]), seconds_texts[requests].tolist(), millis_texts[requests].tolist(),
+            repeat(parts[1]), ids[requests].tolist(), repeat(parts[2]), positions,
+            *inputs,
+            repeat(parts[3 + width]), _texts(np.asarray(self.scores, dtype=np.float64)),
+            repeat(parts[4 + width]), _texts(latency),
+            repeat(parts[5 + width]), _texts(extra),
+            repeat(parts[6 + width]),
+        ]  # fmt: skip
 
     @property
     def long(self) -> bool:
         """Whether a line could pass MAX_RECORD_BYTES (a model of thousands of features)."""
         return sum(map(len, self._parts())) + 32 * (len(self.model.names) + 3) > MAX_RECORD_BYTES
 
-    def line(self, row: list[bytes]) -> bytes:
-        """A row of grid() joined; an error record if it passes MAX_RECORD_BYTES."""
+    def line(self, row: Sequence[bytes]) -> bytes:
+        """A row of columns() joined; an error record if it passes MAX_RECORD_BYTES."""
         line = b"".join(row)
         if len(line) <= MAX_RECORD_BYTES + 1:  # and its newline
             return line
