@@ -84,7 +84,7 @@ class PredictionLog(PeriodicFlush):
                 texts = tuple(map(_JSON_TEXTS.get, model.pick(request)))
             except (KeyError, TypeError):  # not every feature; a value that is no key
                 texts = (None,)
-            if None not in texts:
+            if all(texts):  # no None (a JSON text is never empty)
                 entry = (time.time(), model, None, scores[0], seconds, texts, len(request))
                 self._pending.append(entry)
                 return
