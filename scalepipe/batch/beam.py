@@ -14,6 +14,7 @@ Beam for Dataflow or Flink; the staging folder is then `--temp_location`.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -42,6 +43,8 @@ from scalepipe.io.predlog import PredictionLogWriter
 from scalepipe.io.sinks import writing
 from scalepipe.predict.predictor import LoadedVersion, Predictor
 from scalepipe.types import Sink, Source
+
+_log = logging.getLogger(__name__)
 
 NAMESPACE = "scalepipe"
 
@@ -126,9 +129,15 @@ def _publish_log(filesystem: Any, folder: str, path: str, plan: ScorePlan) -> in
                     at = batch.column("at")[0].as_py() if batch.num_rows else None
                     log.add(plan.model, plan.version, batch.column("id"), inputs,
                             batch.column("output").to_numpy(), seconds, at)  # fmt: skip
-    finally:
-        logged = log.close()
-    return logged
+    except BaseException:
+        # What was read is still written; the error that stopped the reading is the one
+        # raised, not one of close()'s.
+        try:
+            log.close()
+        except Exception:
+            _log.exception("prediction log %s: closing after an error failed", path)
+        raise
+    return log.close()
 
 
 class _ReadPart(beam.DoFn):

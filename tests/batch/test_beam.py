@@ -84,3 +84,34 @@ def test_beam_refuses_a_schema_mismatch_before_any_work(store: ModelStore, tmp_p
     with pytest.raises(DatasetError, match="'G4'"):
         score("games", str(source), str(tmp_path / "out"), keys=["user_id"], engine="beam")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_staged_log_is_the_error_raised_even_when_closing_fails_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The driver's publishing of staged records: a staged file that is not Arrow stops
+    it with its own error; a failing close() after it is logged, not raised instead.
+    (close() is made to fail by a patch: no real log fails on demand after opening.)"""
+    import datetime as dt
+
+    import fsspec
+    import pyarrow as pa
+
+    from scalepipe.batch import beam
+    from scalepipe.batch.scoring import ScorePlan
+    from scalepipe.io.predlog import PredictionLogWriter
+
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "part-0.arrow").write_bytes(b"not an Arrow stream")
+    plan = ScorePlan(features=("G1",), keys=None, model="games", version=1, run_id="r",
+                     scored_at=dt.datetime.now(dt.UTC))  # fmt: skip
+
+    def failing_close(self: PredictionLogWriter) -> int:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(PredictionLogWriter, "close", failing_close)
+    filesystem = fsspec.filesystem("file")
+    with pytest.raises(pa.ArrowInvalid):
+        beam._publish_log(filesystem, str(staged), str(tmp_path / "log.jsonl"), plan)
+    assert "closing after an error failed" in caplog.text
